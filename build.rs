@@ -1,0 +1,224 @@
+//! Compiles every `kernels/*.cu` to PTX with nvcc and embeds the PTX in the binary.
+//!
+//! No nvcc: the build succeeds without kernels (a cargo warning says so) and the binary runs on the
+//! CPU only. `DDR_REQUIRE_PTX=1` turns a missing nvcc or a failing kernel into a build error that
+//! shows nvcc's own message. `DDR_CUDA_ARCH` overrides the virtual architecture (default compute_80).
+//!
+//! nvcc is looked up in this order: `$NVCC`, `$CUDA_HOME/bin/nvcc`, `$CUDA_PATH/bin/nvcc`, `nvcc`
+//! on `PATH`, and finally the project-local copy that `scripts/install-nvcc.sh` installs.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The newest PTX ISA the CUDA 13.0 driver (r580) accepts. nvcc 13.0 emits exactly this.
+const MAX_PTX_ISA: (u32, u32) = (9, 0);
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let kernels_dir = manifest.join("kernels");
+    println!("cargo:rerun-if-changed=kernels");
+    for var in [
+        "NVCC",
+        "CUDA_HOME",
+        "CUDA_PATH",
+        "DDR_CUDA_ARCH",
+        "DDR_REQUIRE_PTX",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let require = env::var("DDR_REQUIRE_PTX").is_ok_and(|v| v == "1");
+    let arch = env::var("DDR_CUDA_ARCH").unwrap_or_else(|_| "compute_80".to_string());
+
+    let sources = kernel_sources(&kernels_dir);
+    let built = match find_nvcc(&manifest) {
+        None => {
+            let msg = "nvcc not found (NVCC, CUDA_HOME, CUDA_PATH, PATH, .cache/nvcc): building \
+                       without CUDA kernels; run scripts/install-nvcc.sh to get CUDA 13.0's nvcc";
+            if require {
+                panic!("DDR_REQUIRE_PTX=1 but {msg}");
+            }
+            println!("cargo:warning={msg}");
+            None
+        }
+        Some(nvcc) => compile_all(&nvcc, &arch, &sources, &out_dir, require),
+    };
+    write_registry(&out_dir, &arch, built.as_ref());
+}
+
+fn kernel_sources(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "cu"));
+    files.sort();
+    files
+}
+
+fn find_nvcc(manifest: &Path) -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(p) = env::var("NVCC") {
+        candidates.push(PathBuf::from(p));
+    }
+    for var in ["CUDA_HOME", "CUDA_PATH"] {
+        if let Ok(p) = env::var(var) {
+            candidates.push(Path::new(&p).join("bin/nvcc"));
+        }
+    }
+    if let Ok(path) = env::var("PATH") {
+        candidates.extend(env::split_paths(&path).map(|d| d.join("nvcc")));
+    }
+    candidates.push(manifest.join(".cache/nvcc/nvidia/cu13/bin/nvcc"));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+struct Built {
+    nvcc_version: String,
+    modules: Vec<CompiledModule>,
+}
+
+struct CompiledModule {
+    name: String,
+    ptx_path: PathBuf,
+    entries: Vec<String>,
+}
+
+fn compile_all(
+    nvcc: &Path,
+    arch: &str,
+    sources: &[PathBuf],
+    out_dir: &Path,
+    require: bool,
+) -> Option<Built> {
+    let nvcc_version = Command::new(nvcc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.contains("release"))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "unknown".to_string());
+
+    // nvcc takes a second or more per file: compile the files in parallel.
+    let results: Vec<Result<CompiledModule, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = sources
+            .iter()
+            .map(|src| s.spawn(move || compile_one(nvcc, arch, src, out_dir)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+
+    let mut modules = Vec::new();
+    let mut failures = Vec::new();
+    for r in results {
+        match r {
+            Ok(m) => modules.push(m),
+            Err(e) => failures.push(e),
+        }
+    }
+    if !failures.is_empty() {
+        let all = failures.join("\n");
+        if require {
+            panic!("DDR_REQUIRE_PTX=1 and CUDA kernels failed to compile:\n{all}");
+        }
+        for line in all.lines().take(20) {
+            println!("cargo:warning={line}");
+        }
+        println!("cargo:warning=building without CUDA kernels because a kernel failed to compile");
+        return None;
+    }
+    Some(Built {
+        nvcc_version,
+        modules,
+    })
+}
+
+fn compile_one(
+    nvcc: &Path,
+    arch: &str,
+    src: &Path,
+    out_dir: &Path,
+) -> Result<CompiledModule, String> {
+    let name = src.file_stem().unwrap().to_string_lossy().to_string();
+    let ptx_path = out_dir.join(format!("{name}.ptx"));
+    let output = Command::new(nvcc)
+        .args(["--ptx", "-O3", "-std=c++17"])
+        .arg(format!("-arch={arch}"))
+        .arg("-I")
+        .arg(src.parent().unwrap())
+        .arg("-o")
+        .arg(&ptx_path)
+        .arg(src)
+        .output()
+        .map_err(|e| format!("{}: could not run nvcc: {e}", src.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{}: nvcc failed\n{}{}",
+            src.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let ptx = std::fs::read_to_string(&ptx_path).map_err(|e| format!("{name}.ptx: {e}"))?;
+    check_ptx_version(&name, &ptx)?;
+    let entries = ptx
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(".visible .entry "))
+        .map(|rest| rest.split('(').next().unwrap().trim().to_string())
+        .collect();
+    Ok(CompiledModule {
+        name,
+        ptx_path,
+        entries,
+    })
+}
+
+fn check_ptx_version(name: &str, ptx: &str) -> Result<(), String> {
+    let line = ptx
+        .lines()
+        .find(|l| l.starts_with(".version"))
+        .ok_or_else(|| format!("{name}.ptx has no .version line"))?;
+    let v = line.trim_start_matches(".version").trim();
+    let (maj, min) = v.split_once('.').unwrap_or((v, "0"));
+    let parsed = (
+        maj.parse::<u32>().unwrap_or(999),
+        min.parse::<u32>().unwrap_or(999),
+    );
+    if parsed > MAX_PTX_ISA {
+        return Err(format!(
+            "{name}.ptx is PTX ISA {v}, newer than {}.{} which the CUDA 13.0 driver accepts: \
+             use nvcc 13.0 (scripts/install-nvcc.sh)",
+            MAX_PTX_ISA.0, MAX_PTX_ISA.1
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `kernels.rs`, which `src/device/cuda/registry.rs` includes.
+fn write_registry(out_dir: &Path, arch: &str, built: Option<&Built>) {
+    let mut s = String::new();
+    let (nvcc, modules) = match built {
+        Some(b) => (b.nvcc_version.as_str(), b.modules.as_slice()),
+        None => ("", &[][..]),
+    };
+    writeln!(s, "pub const ARCH: &str = {arch:?};").unwrap();
+    writeln!(s, "pub const NVCC_VERSION: &str = {nvcc:?};").unwrap();
+    writeln!(s, "pub const MODULES: &[KernelModule] = &[").unwrap();
+    for m in modules {
+        writeln!(
+            s,
+            "    KernelModule {{ name: {:?}, ptx: include_str!({:?}), entries: &{:?} }},",
+            m.name,
+            m.ptx_path.display().to_string(),
+            m.entries
+        )
+        .unwrap();
+    }
+    writeln!(s, "];").unwrap();
+    std::fs::write(out_dir.join("kernels.rs"), s).unwrap();
+}

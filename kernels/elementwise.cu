@@ -1,0 +1,44 @@
+// Elementwise ops over contiguous f32 buffers of n elements (any layout: they are pointwise).
+// Launch: 1-D grid-stride, any grid; 256 threads per block by convention.
+// NaN propagates the way PyTorch's does: relu(NaN) = NaN, leaky_relu(NaN) = NaN.
+#include "common.cuh"
+
+// y[i] = a * x[i]
+extern "C" __global__ void scale_f32(const float* x, float a, float* y, u64 n) {
+    GRID_STRIDE_LOOP(i, n) y[i] = a * x[i];
+}
+
+// y[i] += a * x[i], rounded twice (no FMA contraction) to match the CPU reference bit for bit
+extern "C" __global__ void axpy_f32(float a, const float* x, float* y, u64 n) {
+    GRID_STRIDE_LOOP(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(a, x[i]));
+}
+
+// y[i] = a[i] + b[i]
+extern "C" __global__ void add_f32(const float* a, const float* b, float* y, u64 n) {
+    GRID_STRIDE_LOOP(i, n) y[i] = a[i] + b[i];
+}
+
+// y[i] = v
+extern "C" __global__ void fill_f32(float* y, float v, u64 n) {
+    GRID_STRIDE_LOOP(i, n) y[i] = v;
+}
+
+// y[i] = max(x[i], 0), NaN kept
+extern "C" __global__ void relu_fwd_f32(const float* x, float* y, u64 n) {
+    GRID_STRIDE_LOOP(i, n) { float v = x[i]; y[i] = v < 0.f ? 0.f : v; }
+}
+
+// dx[i] = y[i] > 0 ? dy[i] : 0, from the forward OUTPUT y (as PyTorch's threshold_backward)
+extern "C" __global__ void relu_bwd_f32(const float* y, const float* dy, float* dx, u64 n) {
+    GRID_STRIDE_LOOP(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+// y[i] = x[i] > 0 ? x[i] : slope * x[i]
+extern "C" __global__ void leaky_relu_fwd_f32(const float* x, float slope, float* y, u64 n) {
+    GRID_STRIDE_LOOP(i, n) { float v = x[i]; y[i] = v > 0.f ? v : v * slope; }
+}
+
+// dx[i] = x[i] > 0 ? dy[i] : slope * dy[i], from the forward INPUT x
+extern "C" __global__ void leaky_relu_bwd_f32(const float* x, const float* dy, float slope, float* dx, u64 n) {
+    GRID_STRIDE_LOOP(i, n) dx[i] = x[i] > 0.f ? dy[i] : dy[i] * slope;
+}

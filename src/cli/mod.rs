@@ -1,0 +1,93 @@
+//! The `ddr-engine` command line: one subcommand per stage of the pipeline.
+
+mod info;
+
+use crate::device::{cpu, Device, DeviceSpec};
+use crate::Result;
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ddr-engine",
+    version,
+    about = "Train super-resolution networks and look inside them",
+    long_about = "Train super-resolution networks and look inside them.\n\n\
+        ddr-engine trains SR networks (MSRResNet with and without global residual, SRGAN), finds \
+        their deep degradation representations (features -> PCA -> t-SNE -> cluster scores), and \
+        attributes restoration abilities to individual filters (FAIG). Every step runs on a CUDA \
+        GPU through the engine's own kernels or on the CPU, chosen with --device."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct GlobalArgs {
+    /// Where to compute: auto (a usable CUDA GPU, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, global = true, default_value = "auto", value_name = "DEVICE")]
+    pub device: DeviceSpec,
+    /// CPU worker threads; 0 = one per core. Results are identical for a given thread count.
+    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+}
+
+impl GlobalArgs {
+    /// Sets up the CPU thread pool and opens the chosen device.
+    pub fn open_device(&self) -> Result<Device> {
+        cpu::set_threads(self.threads)?;
+        Device::open(self.device)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Turn folders of photos into memory-mapped packs; make degraded test sets.
+    Data(Placeholder),
+    /// Train an SR network (MSRResNet with/without global residual, SRCNN-style, SRGAN).
+    Train(Placeholder),
+    /// Run a trained SR network on images.
+    Sr(Placeholder),
+    /// Deep degradation representations: features -> PCA -> t-SNE -> WD/BD/CHI, plots, report.
+    Probe(Placeholder),
+    /// Exact t-SNE of any .npy matrix.
+    Tsne(Placeholder),
+    /// Filter attribution by integrated gradients: scores, masking, modulation.
+    Faig(Placeholder),
+    /// Show the version, CPU threads, compiled CUDA kernels and the GPUs found.
+    Info(info::InfoArgs),
+}
+
+/// Arguments of a subcommand that a later release fills in.
+#[derive(Args)]
+pub struct Placeholder {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+fn not_implemented(name: &str) -> Result<()> {
+    anyhow::bail!("`ddr-engine {name}` is not implemented yet")
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(_) => not_implemented("data"),
+        Command::Train(_) => not_implemented("train"),
+        Command::Sr(_) => not_implemented("sr"),
+        Command::Probe(_) => not_implemented("probe"),
+        Command::Tsne(_) => not_implemented("tsne"),
+        Command::Faig(_) => not_implemented("faig"),
+        Command::Info(a) => info::run(&cli.global, &a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The CUDA backend: one context and one stream per device, kernels from the PTX that build.rs
+//! embedded, and a caching allocator so a training step never calls cuMemAlloc once warm.
+//!
+//! cudarc loads libcuda dynamically, so this module builds everywhere. cudarc panics when the
+//! library or a symbol is missing; every entry point here checks first and runs the rest under
+//! [`guard`], which turns a panic into an error message and keeps the panic text off the terminal.
+
+/// Launches kernel `$name` with the given arguments, in the order of its CUDA signature.
+macro_rules! launch {
+    ($dev:expr, $name:literal, $cfg:expr, $($arg:expr),* $(,)?) => {{
+        let f = $dev.function($name)?;
+        let mut b = $dev.stream().launch_builder(&f);
+        $( cudarc::driver::PushKernelArg::arg(&mut b, $arg); )*
+        // SAFETY: the launchers pass arguments whose types and order match the kernel's
+        // signature in kernels/, and buffer lengths that the kernel's index bounds rely on.
+        unsafe { b.launch($cfg) }
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("kernel {} failed to launch: {e}", $name))
+    }};
+}
+
+mod pool;
+pub mod registry;
+
+pub mod elementwise;
+
+pub use pool::CudaBuf;
+
+use crate::Result;
+use anyhow::anyhow;
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+thread_local! {
+    static QUIET_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a panic on this thread is being caught by [`guard`] (the binary's panic hook stays
+/// silent then).
+pub fn panics_are_guarded() -> bool {
+    QUIET_PANICS.with(|q| q.get())
+}
+
+/// Runs `f`, turning a panic inside cudarc into an `Err` with the panic's message.
+pub fn guard<T>(
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    let prev = QUIET_PANICS.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET_PANICS.with(|q| q.set(prev));
+    match r {
+        Ok(r) => r,
+        Err(p) => Err(p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the CUDA driver library failed".to_string())),
+    }
+}
+
+fn driver_library_present() -> bool {
+    // SAFETY: only tries to dlopen the library names cudarc would use; loads nothing else.
+    unsafe { cudarc::driver::sys::is_culib_present() }
+}
+
+/// What `ddr-engine info` reports about one GPU.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GpuInfo {
+    pub ordinal: usize,
+    pub name: String,
+    pub memory_bytes: usize,
+    pub compute_capability: (i32, i32),
+}
+
+/// The driver's CUDA version (e.g. 13000 for 13.0) and the GPUs it sees, or why there are none.
+pub fn probe() -> std::result::Result<(i32, Vec<GpuInfo>), String> {
+    if !driver_library_present() {
+        return Err("no CUDA driver library (libcuda.so) found".into());
+    }
+    guard(|| {
+        let mut version = 0i32;
+        // SAFETY: plain out-parameter call into the driver.
+        unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut version) }
+            .result()
+            .map_err(|e| format!("cuDriverGetVersion failed: {e}"))?;
+        cudarc::driver::result::init().map_err(|e| format!("cuInit failed: {e}"))?;
+        let n = CudaContext::device_count().map_err(|e| format!("cannot count devices: {e}"))?;
+        let mut gpus = Vec::new();
+        for i in 0..n.max(0) as usize {
+            let dev = cudarc::driver::result::device::get(i as i32).map_err(|e| e.to_string())?;
+            // SAFETY: dev is a valid device handle from cuDeviceGet.
+            let (name, mem, major, minor) = unsafe {
+                use cudarc::driver::sys::CUdevice_attribute as A;
+                let major = cudarc::driver::result::device::get_attribute(
+                    dev,
+                    A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                );
+                let minor = cudarc::driver::result::device::get_attribute(
+                    dev,
+                    A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                );
+                (
+                    cudarc::driver::result::device::get_name(dev),
+                    cudarc::driver::result::device::total_mem(dev),
+                    major,
+                    minor,
+                )
+            };
+            gpus.push(GpuInfo {
+                ordinal: i,
+                name: name.map_err(|e| e.to_string())?,
+                memory_bytes: mem.map_err(|e| e.to_string())?,
+                compute_capability: (
+                    major.map_err(|e| e.to_string())?,
+                    minor.map_err(|e| e.to_string())?,
+                ),
+            });
+        }
+        Ok((version, gpus))
+    })
+}
+
+/// One opened GPU: context, the stream all work is queued on, loaded kernels, buffer pool.
+pub struct CudaDevice {
+    ordinal: usize,
+    name: String,
+    sm_count: u32,
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    functions: Mutex<HashMap<&'static str, CudaFunction>>,
+    pool: Arc<pool::Pool>,
+}
+
+impl CudaDevice {
+    /// Opens device `ordinal`, or says in one line why it cannot be used.
+    pub fn open(ordinal: usize) -> std::result::Result<Arc<CudaDevice>, String> {
+        if registry::MODULES.is_empty() {
+            return Err(
+                "no CUDA kernels were compiled into this build (nvcc was not found when \
+                        it was built; see scripts/install-nvcc.sh)"
+                    .into(),
+            );
+        }
+        let (_, gpus) = probe()?;
+        if ordinal >= gpus.len() {
+            return Err(if gpus.is_empty() {
+                "the CUDA driver sees no GPU".to_string()
+            } else {
+                format!("no CUDA device {ordinal} (found {})", gpus.len())
+            });
+        }
+        guard(|| {
+            let ctx =
+                CudaContext::new(ordinal).map_err(|e| format!("cannot create a context: {e}"))?;
+            let stream = ctx.default_stream();
+            let sm_count = ctx
+                .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+                .map_err(|e| e.to_string())? as u32;
+            Ok(Arc::new(CudaDevice {
+                ordinal,
+                name: gpus[ordinal].name.clone(),
+                sm_count,
+                ctx,
+                pool: Arc::new(pool::Pool::new(stream.clone())),
+                stream,
+                modules: Mutex::new(HashMap::new()),
+                functions: Mutex::new(HashMap::new()),
+            }))
+        })
+    }
+
+    pub fn ordinal(&self) -> usize {
+        self.ordinal
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream
+            .synchronize()
+            .map_err(|e| anyhow!("CUDA synchronize failed: {e}"))
+    }
+
+    /// The kernel `entry` (e.g. "relu_fwd_f32"), loading its module on first use.
+    pub fn function(&self, entry: &'static str) -> Result<CudaFunction> {
+        if let Some(f) = self.functions.lock().unwrap().get(entry) {
+            return Ok(f.clone());
+        }
+        let module_def = registry::module_of(entry)
+            .ok_or_else(|| anyhow!("kernel {entry} is not in this build's PTX"))?;
+        let module = {
+            let mut modules = self.modules.lock().unwrap();
+            match modules.get(module_def.name) {
+                Some(m) => m.clone(),
+                None => {
+                    let ptx = cudarc::nvrtc::Ptx::from_src(module_def.ptx);
+                    let m = self.ctx.load_module(ptx).map_err(|e| {
+                        anyhow!("loading PTX module {} failed: {e}", module_def.name)
+                    })?;
+                    modules.insert(module_def.name, m.clone());
+                    m
+                }
+            }
+        };
+        let f = module.load_function(entry).map_err(|e| {
+            anyhow!(
+                "kernel {entry} not found in module {}: {e}",
+                module_def.name
+            )
+        })?;
+        self.functions.lock().unwrap().insert(entry, f.clone());
+        Ok(f)
+    }
+
+    /// A buffer of `len` f32 from the pool. Its contents are undefined (not zeroed).
+    pub fn alloc(&self, len: usize) -> Result<CudaBuf> {
+        self.pool.take(len)
+    }
+
+    pub fn alloc_zeros(&self, len: usize) -> Result<CudaBuf> {
+        let mut b = self.pool.take(len)?;
+        self.stream
+            .memset_zeros(&mut b.view_mut())
+            .map_err(|e| anyhow!("cuMemsetD8 failed: {e}"))?;
+        Ok(b)
+    }
+
+    pub fn upload(&self, data: &[f32]) -> Result<CudaBuf> {
+        let mut b = self.pool.take(data.len())?;
+        self.stream
+            .memcpy_htod(data, &mut b.view_mut())
+            .map_err(|e| anyhow!("host-to-device copy failed: {e}"))?;
+        Ok(b)
+    }
+
+    pub fn download(&self, buf: &CudaBuf) -> Result<Vec<f32>> {
+        let mut out = vec![0f32; buf.len()];
+        self.stream
+            .memcpy_dtoh(&buf.view(), &mut out)
+            .map_err(|e| anyhow!("device-to-host copy failed: {e}"))?;
+        self.synchronize()?;
+        Ok(out)
+    }
+
+    /// Bytes the pool holds for reuse (not in use by any tensor).
+    pub fn pooled_bytes(&self) -> usize {
+        self.pool.idle_bytes()
+    }
+
+    /// A 1-D launch shape for a grid-stride loop over `n` elements.
+    pub fn grid_1d(&self, n: usize) -> LaunchConfig {
+        const BLOCK: u32 = 256;
+        let blocks = n
+            .div_ceil(BLOCK as usize)
+            .clamp(1, (self.sm_count * 16) as usize) as u32;
+        LaunchConfig {
+            grid_dim: (blocks, 1, 1),
+            block_dim: (BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! ddr-engine: train super-resolution networks and look inside them.
+//!
+//! The pipeline reads top to bottom: `data` turns photos into packs and degraded test sets,
+//! `ops` and `nn` compute (on the CPU or a CUDA GPU, see `device`), `train` fits networks,
+//! `probe` finds deep degradation representations (PCA, t-SNE, cluster metrics), and `faig`
+//! attributes restoration abilities to filters.
+
+pub mod cli;
+pub mod device;
+pub mod ops;
+pub mod rng;
+pub mod tensor;
+
+pub use anyhow::{Error, Result};
+pub use device::{Device, DeviceSpec};
+pub use rng::Rng;
+pub use tensor::Tensor;
