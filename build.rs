@@ -20,13 +20,7 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let kernels_dir = manifest.join("kernels");
     println!("cargo:rerun-if-changed=kernels");
-    for var in [
-        "NVCC",
-        "CUDA_HOME",
-        "CUDA_PATH",
-        "DDR_CUDA_ARCH",
-        "DDR_REQUIRE_PTX",
-    ] {
+    for var in ["NVCC", "CUDA_HOME", "CUDA_PATH", "DDR_CUDA_ARCH", "DDR_REQUIRE_PTX"] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let require = env::var("DDR_REQUIRE_PTX").is_ok_and(|v| v == "1");
@@ -85,31 +79,19 @@ struct CompiledModule {
     entries: Vec<String>,
 }
 
-fn compile_all(
-    nvcc: &Path,
-    arch: &str,
-    sources: &[PathBuf],
-    out_dir: &Path,
-    require: bool,
-) -> Option<Built> {
+fn compile_all(nvcc: &Path, arch: &str, sources: &[PathBuf], out_dir: &Path, require: bool) -> Option<Built> {
     let nvcc_version = Command::new(nvcc)
         .arg("--version")
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.contains("release"))
-                .map(str::to_string)
-        })
+        .and_then(|s| s.lines().find(|l| l.contains("release")).map(str::to_string))
         .unwrap_or_else(|| "unknown".to_string());
 
     // nvcc takes a second or more per file: compile the files in parallel.
     let results: Vec<Result<CompiledModule, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = sources
-            .iter()
-            .map(|src| s.spawn(move || compile_one(nvcc, arch, src, out_dir)))
-            .collect();
+        let handles: Vec<_> =
+            sources.iter().map(|src| s.spawn(move || compile_one(nvcc, arch, src, out_dir))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
 
@@ -132,18 +114,10 @@ fn compile_all(
         println!("cargo:warning=building without CUDA kernels because a kernel failed to compile");
         return None;
     }
-    Some(Built {
-        nvcc_version,
-        modules,
-    })
+    Some(Built { nvcc_version, modules })
 }
 
-fn compile_one(
-    nvcc: &Path,
-    arch: &str,
-    src: &Path,
-    out_dir: &Path,
-) -> Result<CompiledModule, String> {
+fn compile_one(nvcc: &Path, arch: &str, src: &Path, out_dir: &Path) -> Result<CompiledModule, String> {
     let name = src.file_stem().unwrap().to_string_lossy().to_string();
     let ptx_path = out_dir.join(format!("{name}.ptx"));
     let output = Command::new(nvcc)
@@ -171,11 +145,7 @@ fn compile_one(
         .filter_map(|l| l.trim().strip_prefix(".visible .entry "))
         .map(|rest| rest.split('(').next().unwrap().trim().to_string())
         .collect();
-    Ok(CompiledModule {
-        name,
-        ptx_path,
-        entries,
-    })
+    Ok(CompiledModule { name, ptx_path, entries })
 }
 
 fn check_ptx_version(name: &str, ptx: &str) -> Result<(), String> {
@@ -185,10 +155,7 @@ fn check_ptx_version(name: &str, ptx: &str) -> Result<(), String> {
         .ok_or_else(|| format!("{name}.ptx has no .version line"))?;
     let v = line.trim_start_matches(".version").trim();
     let (maj, min) = v.split_once('.').unwrap_or((v, "0"));
-    let parsed = (
-        maj.parse::<u32>().unwrap_or(999),
-        min.parse::<u32>().unwrap_or(999),
-    );
+    let parsed = (maj.parse::<u32>().unwrap_or(999), min.parse::<u32>().unwrap_or(999));
     if parsed > MAX_PTX_ISA {
         return Err(format!(
             "{name}.ptx is PTX ISA {v}, newer than {}.{} which the CUDA 13.0 driver accepts: \

@@ -22,9 +22,7 @@ fn cpu_group(c: &mut Criterion) {
     let mut out = vec![0.0f32; N];
     let mut g = c.benchmark_group("elementwise_cpu");
     g.throughput(Throughput::Bytes((N * 8) as u64));
-    g.bench_function("relu_fwd_f32/4Mi", |b| {
-        b.iter(|| cpu::relu_fwd_f32(black_box(&x), &mut out))
-    });
+    g.bench_function("relu_fwd_f32/4Mi", |b| b.iter(|| cpu::relu_fwd_f32(black_box(&x), &mut out)));
     g.bench_function("leaky_relu_fwd_f32/4Mi", |b| {
         b.iter(|| cpu::leaky_relu_fwd_f32(black_box(&x), 0.1, &mut out))
     });
@@ -32,9 +30,7 @@ fn cpu_group(c: &mut Criterion) {
     g.bench_function("leaky_relu_bwd_f32/4Mi", |b| {
         b.iter(|| cpu::leaky_relu_bwd_f32(black_box(&x), &dy, 0.1, &mut out))
     });
-    g.bench_function("axpy_f32/4Mi", |b| {
-        b.iter(|| cpu::axpy_f32(0.5, black_box(&x), &mut out))
-    });
+    g.bench_function("axpy_f32/4Mi", |b| b.iter(|| cpu::axpy_f32(0.5, black_box(&x), &mut out)));
     g.finish();
 }
 
@@ -53,14 +49,14 @@ fn cuda_group(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((N * 8) as u64));
     g.bench_function("relu_fwd_f32/4Mi", |b| {
         b.iter(|| {
-            cuda::relu_fwd_f32(&dev, &gx.view(), &mut out.view_mut()).unwrap();
+            cuda::relu_fwd_f32(&dev, &gx.dev_view(), &mut out.dev_view_mut()).unwrap();
             dev.synchronize().unwrap();
         })
     });
     g.throughput(Throughput::Bytes((N * 12) as u64));
     g.bench_function("leaky_relu_bwd_f32/4Mi", |b| {
         b.iter(|| {
-            cuda::leaky_relu_bwd_f32(&dev, &gx.view(), &gdy.view(), 0.1, &mut out.view_mut())
+            cuda::leaky_relu_bwd_f32(&dev, &gx.dev_view(), &gdy.dev_view(), 0.1, &mut out.dev_view_mut())
                 .unwrap();
             dev.synchronize().unwrap();
         })

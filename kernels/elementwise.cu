@@ -42,3 +42,13 @@ extern "C" __global__ void leaky_relu_fwd_f32(const float* x, float slope, float
 extern "C" __global__ void leaky_relu_bwd_f32(const float* x, const float* dy, float slope, float* dx, u64 n) {
     GRID_STRIDE_LOOP(i, n) dx[i] = x[i] > 0.f ? dy[i] : dy[i] * slope;
 }
+
+// y[i] = 1 / (1 + exp(-x[i])), IEEE expf (no fast-math) to stay close to the CPU reference
+extern "C" __global__ void sigmoid_fwd_f32(const float* x, float* y, u64 n) {
+    GRID_STRIDE_LOOP(i, n) y[i] = 1.f / (1.f + expf(-x[i]));
+}
+
+// dx[i] = dy[i] * y[i] * (1 - y[i]), from the forward OUTPUT y
+extern "C" __global__ void sigmoid_bwd_f32(const float* y, const float* dy, float* dx, u64 n) {
+    GRID_STRIDE_LOOP(i, n) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+}

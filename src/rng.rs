@@ -31,16 +31,8 @@ fn splitmix64(state: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Self {
         let mut sm = seed;
-        let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-        ];
-        Rng {
-            s,
-            spare_normal: None,
-        }
+        let s = [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)];
+        Rng { s, spare_normal: None }
     }
 
     /// An independent stream keyed by `seed` and `keys` (order matters).
@@ -225,9 +217,7 @@ mod tests {
         }
         assert!(worst < 1.5e-15, "worst relative error {worst:e}");
         assert_eq!(portable_ln(1.0), 0.0);
-        assert!(
-            (portable_ln(f64::MIN_POSITIVE / 8.0) - (f64::MIN_POSITIVE / 8.0).ln()).abs() < 1e-12
-        );
+        assert!((portable_ln(f64::MIN_POSITIVE / 8.0) - (f64::MIN_POSITIVE / 8.0).ln()).abs() < 1e-12);
     }
 
     #[test]

@@ -3,10 +3,7 @@
 use std::process::Command;
 
 fn ddr(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine"))
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
 }
 
 #[test]
@@ -14,10 +11,7 @@ fn info_reports_kernels_and_devices() {
     let out = ddr(&["info"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("CUDA kernels:") && text.contains("Selected device"),
-        "{text}"
-    );
+    assert!(text.contains("CUDA kernels:") && text.contains("Selected device"), "{text}");
     let out = ddr(&["info", "--json"]);
     assert!(out.status.success());
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -27,10 +21,7 @@ fn info_reports_kernels_and_devices() {
 #[test]
 fn unusable_cuda_device_fails_in_one_line_without_panic() {
     // Device 99 exists nowhere, so this fails on every machine, with or without a GPU.
-    for args in [
-        &["info", "--device", "cuda:99"][..],
-        &["--device", "cuda:99", "info"][..],
-    ] {
+    for args in [&["info", "--device", "cuda:99"][..], &["--device", "cuda:99", "info"][..]] {
         let out = ddr(args);
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
@@ -44,20 +35,13 @@ fn unusable_cuda_device_fails_in_one_line_without_panic() {
 fn compiled_ptx_is_accepted_by_a_cuda_13_0_driver() {
     let modules = ddr_engine::device::cuda::registry::MODULES;
     if std::env::var("DDR_REQUIRE_PTX").is_ok_and(|v| v == "1") {
-        assert!(
-            !modules.is_empty(),
-            "DDR_REQUIRE_PTX=1 but no kernels were compiled"
-        );
+        assert!(!modules.is_empty(), "DDR_REQUIRE_PTX=1 but no kernels were compiled");
     }
     for m in modules {
         let isa = ddr_engine::device::cuda::registry::ptx_isa(m).unwrap();
         let (maj, min) = isa.split_once('.').unwrap();
         let v = (maj.parse::<u32>().unwrap(), min.parse::<u32>().unwrap());
-        assert!(
-            v <= (9, 0),
-            "{}: PTX ISA {isa} is newer than driver r580 accepts",
-            m.name
-        );
+        assert!(v <= (9, 0), "{}: PTX ISA {isa} is newer than driver r580 accepts", m.name);
     }
 }
 

@@ -45,53 +45,43 @@ fn elementwise_kernels_match_cpu_reference() {
         let check = |name: &str, want: Vec<f32>, run: &dyn Fn(&mut CudaBuf)| {
             let mut out = poisoned(&dev, n);
             run(&mut out);
-            assert_bits_equal(
-                &format!("{name} n={n}"),
-                &dev.download(&out).unwrap(),
-                &want,
-            );
+            assert_bits_equal(&format!("{name} n={n}"), &dev.download(&out).unwrap(), &want);
         };
         let mut want = vec![0.0; n];
 
         cpu::scale_f32(&x, a, &mut want);
         check("scale_f32", want.clone(), &|o| {
-            cuda::scale_f32(&dev, &dx.view(), a, &mut o.view_mut()).unwrap()
+            cuda::scale_f32(&dev, &dx.dev_view(), a, &mut o.dev_view_mut()).unwrap()
         });
         cpu::add_f32(&x, &b, &mut want);
         check("add_f32", want.clone(), &|o| {
-            cuda::add_f32(&dev, &dx.view(), &db.view(), &mut o.view_mut()).unwrap()
+            cuda::add_f32(&dev, &dx.dev_view(), &db.dev_view(), &mut o.dev_view_mut()).unwrap()
         });
         cpu::relu_fwd_f32(&x, &mut want);
         check("relu_fwd_f32", want.clone(), &|o| {
-            cuda::relu_fwd_f32(&dev, &dx.view(), &mut o.view_mut()).unwrap()
+            cuda::relu_fwd_f32(&dev, &dx.dev_view(), &mut o.dev_view_mut()).unwrap()
         });
         cpu::relu_bwd_f32(&x, &b, &mut want);
         check("relu_bwd_f32", want.clone(), &|o| {
-            cuda::relu_bwd_f32(&dev, &dx.view(), &db.view(), &mut o.view_mut()).unwrap()
+            cuda::relu_bwd_f32(&dev, &dx.dev_view(), &db.dev_view(), &mut o.dev_view_mut()).unwrap()
         });
         cpu::leaky_relu_fwd_f32(&x, slope, &mut want);
         check("leaky_relu_fwd_f32", want.clone(), &|o| {
-            cuda::leaky_relu_fwd_f32(&dev, &dx.view(), slope, &mut o.view_mut()).unwrap()
+            cuda::leaky_relu_fwd_f32(&dev, &dx.dev_view(), slope, &mut o.dev_view_mut()).unwrap()
         });
         cpu::leaky_relu_bwd_f32(&x, &b, slope, &mut want);
         check("leaky_relu_bwd_f32", want.clone(), &|o| {
-            cuda::leaky_relu_bwd_f32(&dev, &dx.view(), &db.view(), slope, &mut o.view_mut())
+            cuda::leaky_relu_bwd_f32(&dev, &dx.dev_view(), &db.dev_view(), slope, &mut o.dev_view_mut())
                 .unwrap()
         });
         cpu::fill_f32(&mut want, -2.5);
-        check("fill_f32", want.clone(), &|o| {
-            cuda::fill_f32(&dev, &mut o.view_mut(), -2.5).unwrap()
-        });
+        check("fill_f32", want.clone(), &|o| cuda::fill_f32(&dev, &mut o.dev_view_mut(), -2.5).unwrap());
 
         // axpy accumulates into its output, so it starts from b rather than from poison.
         want.copy_from_slice(&b);
         cpu::axpy_f32(a, &x, &mut want);
         let mut out = dev.upload(&b).unwrap();
-        cuda::axpy_f32(&dev, a, &dx.view(), &mut out.view_mut()).unwrap();
-        assert_bits_equal(
-            &format!("axpy_f32 n={n}"),
-            &dev.download(&out).unwrap(),
-            &want,
-        );
+        cuda::axpy_f32(&dev, a, &dx.dev_view(), &mut out.dev_view_mut()).unwrap();
+        assert_bits_equal(&format!("axpy_f32 n={n}"), &dev.download(&out).unwrap(), &want);
     }
 }

@@ -21,19 +21,13 @@ fn forward_matches_formulas() {
 
     let relu: Vec<f32> = x.iter().map(|&v| v.max(0.0)).collect();
     assert_eq!(ew::relu_fwd(&tx).unwrap().to_vec().unwrap(), relu);
-    let lrelu: Vec<f32> = x
-        .iter()
-        .map(|&v| if v > 0.0 { v } else { 0.2 * v })
-        .collect();
-    assert_eq!(
-        ew::leaky_relu_fwd(&tx, 0.2).unwrap().to_vec().unwrap(),
-        lrelu
-    );
+    let lrelu: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { 0.2 * v }).collect();
+    assert_eq!(ew::leaky_relu_fwd(&tx, 0.2).unwrap().to_vec().unwrap(), lrelu);
     let sum: Vec<f32> = x.iter().zip(&b).map(|(a, b)| a + b).collect();
     assert_eq!(ew::add(&tx, &tb).unwrap().to_vec().unwrap(), sum);
     let sc: Vec<f32> = x.iter().map(|&v| -1.5 * v).collect();
     assert_eq!(ew::scale(&tx, -1.5).unwrap().to_vec().unwrap(), sc);
-    let mut y = tb.try_clone().unwrap();
+    let mut y = tb.deep_clone().unwrap();
     ew::axpy(0.5, &tx, &mut y).unwrap();
     let ax: Vec<f32> = x.iter().zip(&b).map(|(x, b)| b + 0.5 * x).collect();
     assert_eq!(y.to_vec().unwrap(), ax);
@@ -55,10 +49,8 @@ fn grad_check(fwd: &dyn Fn(&Tensor) -> Tensor, bwd: &dyn Fn(&Tensor, &Tensor, &T
     let mut rng = Rng::new(7);
     let shape = [3, 2, 5, 7];
     let n: usize = shape.iter().product();
-    let x: Vec<f32> = uniform(&mut rng, n, -2.0, 2.0)
-        .into_iter()
-        .map(|v| if v.abs() < 1e-2 { 0.5 } else { v })
-        .collect();
+    let x: Vec<f32> =
+        uniform(&mut rng, n, -2.0, 2.0).into_iter().map(|v| if v.abs() < 1e-2 { 0.5 } else { v }).collect();
     let w = uniform(&mut rng, n, -1.0, 1.0);
     let tx = t(&x, &shape);
     let y = fwd(&tx);
@@ -78,20 +70,12 @@ fn grad_check(fwd: &dyn Fn(&Tensor) -> Tensor, bwd: &dyn Fn(&Tensor, &Tensor, &T
         xp[i] = x[i];
         numeric[i] = ((lp - lm) / (2.0 * h as f64)) as f32;
     }
-    assert_close(
-        "finite-difference gradient",
-        &analytic,
-        &numeric,
-        1e-3,
-        1e-3,
-    );
+    assert_close("finite-difference gradient", &analytic, &numeric, 1e-3, 1e-3);
 }
 
 #[test]
 fn relu_backward_matches_finite_differences() {
-    grad_check(&|x| ew::relu_fwd(x).unwrap(), &|_x, y, dy| {
-        ew::relu_bwd(y, dy).unwrap()
-    });
+    grad_check(&|x| ew::relu_fwd(x).unwrap(), &|_x, y, dy| ew::relu_bwd(y, dy).unwrap());
 }
 
 #[test]
@@ -115,12 +99,6 @@ fn large_inputs_are_deterministic_across_chunks() {
     let mut rng = Rng::new(3);
     let x = uniform(&mut rng, 300_001, -1.0, 1.0);
     let tx = t(&x, &[300_001]);
-    let want: Vec<f32> = x
-        .iter()
-        .map(|&v| if v > 0.0 { v } else { 0.1 * v })
-        .collect();
-    assert_eq!(
-        ew::leaky_relu_fwd(&tx, 0.1).unwrap().to_vec().unwrap(),
-        want
-    );
+    let want: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { 0.1 * v }).collect();
+    assert_eq!(ew::leaky_relu_fwd(&tx, 0.1).unwrap().to_vec().unwrap(), want);
 }

@@ -94,11 +94,7 @@ pub fn run(global: &GlobalArgs, args: &InfoArgs) -> Result<()> {
         Ok(_) => println!("CUDA devices: none (the driver sees no GPU)"),
         Err(why) => println!("CUDA devices: none ({why})"),
     }
-    let how = if global.device == DeviceSpec::Auto {
-        " (auto)"
-    } else {
-        ""
-    };
+    let how = if global.device == DeviceSpec::Auto { " (auto)" } else { "" };
     println!("Selected device{how}: {device}");
     Ok(())
 }

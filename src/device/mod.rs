@@ -37,9 +37,7 @@ impl std::str::FromStr for DeviceSpec {
             "cuda" => Ok(DeviceSpec::Cuda(0)),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(n)) => Ok(DeviceSpec::Cuda(n)),
-                _ => Err(format!(
-                    "'{s}' is not a device: use auto, cpu, cuda or cuda:N"
-                )),
+                _ => Err(format!("'{s}' is not a device: use auto, cpu, cuda or cuda:N")),
             },
         }
     }

@@ -2,28 +2,22 @@
 
 use super::{binary, unary};
 use crate::device::{cpu::elementwise as cpu, cuda::elementwise as cuda};
-use crate::tensor::{ensure_same_shape, Storage, Tensor};
+use crate::tensor::{ensure_same_shape, Slice, SliceMut, Tensor};
 use crate::Result;
 use anyhow::bail;
 
 /// a * x
 pub fn scale(x: &Tensor, a: f32) -> Result<Tensor> {
-    unary(
-        x,
-        |x, y| cpu::scale_f32(x, a, y),
-        |d, x, y| cuda::scale_f32(d, x, a, y),
-    )
+    unary(x, |x, y| cpu::scale_f32(x, a, y), |d, x, y| cuda::scale_f32(d, x, a, y))
 }
 
 /// y += a * x, in place.
 pub fn axpy(a: f32, x: &Tensor, y: &mut Tensor) -> Result<()> {
     ensure_same_shape("axpy", x, y)?;
-    match (x.storage(), y.storage_mut()) {
-        (Storage::Cpu(x), Storage::Cpu(y)) => cpu::axpy_f32(a, x, y),
-        (Storage::Cuda(x, d), Storage::Cuda(y, _)) => {
-            cuda::axpy_f32(d, a, &x.view(), &mut y.view_mut())?
-        }
-        _ => bail!("axpy: tensors are on different devices"),
+    match (x.view(), y.view_mut()?) {
+        (Slice::Cpu(x), SliceMut::Cpu(y)) => cpu::axpy_f32(a, x, y),
+        (Slice::Cuda(x, d), SliceMut::Cuda(mut y, _)) => cuda::axpy_f32(d, a, &x, &mut y)?,
+        _ => bail!(super::device_mismatch("axpy")),
     }
     Ok(())
 }
@@ -45,11 +39,7 @@ pub fn relu_bwd(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
 
 /// x > 0 ? x : slope * x
 pub fn leaky_relu_fwd(x: &Tensor, slope: f32) -> Result<Tensor> {
-    unary(
-        x,
-        |x, y| cpu::leaky_relu_fwd_f32(x, slope, y),
-        |d, x, y| cuda::leaky_relu_fwd_f32(d, x, slope, y),
-    )
+    unary(x, |x, y| cpu::leaky_relu_fwd_f32(x, slope, y), |d, x, y| cuda::leaky_relu_fwd_f32(d, x, slope, y))
 }
 
 /// Gradient of LeakyReLU from its input `x` and the upstream gradient `dy`.
@@ -61,4 +51,14 @@ pub fn leaky_relu_bwd(x: &Tensor, dy: &Tensor, slope: f32) -> Result<Tensor> {
         |x, dy, dx| cpu::leaky_relu_bwd_f32(x, dy, slope, dx),
         |d, x, dy, dx| cuda::leaky_relu_bwd_f32(d, x, dy, slope, dx),
     )
+}
+
+/// 1 / (1 + exp(-x))
+pub fn sigmoid_fwd(x: &Tensor) -> Result<Tensor> {
+    unary(x, cpu::sigmoid_fwd_f32, cuda::sigmoid_fwd_f32)
+}
+
+/// Gradient of the sigmoid from its output `y`.
+pub fn sigmoid_bwd(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    binary("sigmoid_bwd", y, dy, cpu::sigmoid_bwd_f32, cuda::sigmoid_bwd_f32)
 }

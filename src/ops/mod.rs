@@ -1,32 +1,35 @@
 //! The op vocabulary on tensors. Each op checks shapes and devices, allocates its output on the
 //! input's device, and runs the CPU reference or the CUDA kernel of the same name.
 
+pub mod batchnorm;
+pub mod conv2d;
 pub mod elementwise;
+pub mod linear;
+pub mod loss;
+pub mod optim;
+pub mod pixel_shuffle;
+pub mod pool;
+pub mod upsample;
 
-use crate::device::cuda::CudaDevice;
-use crate::tensor::{ensure_same_shape, Storage, Tensor};
+use crate::device::cuda::{CudaDevice, DevView, DevViewMut};
+use crate::tensor::{ensure_same_shape, Slice, SliceMut, Tensor};
 use crate::Result;
 use anyhow::bail;
-use cudarc::driver::{CudaView, CudaViewMut};
 
-fn device_mismatch(op: &str, a: &Tensor, b: &Tensor) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{op}: tensors are on different devices ({} and {})",
-        a.device(),
-        b.device()
-    )
+pub(crate) fn device_mismatch(op: &str) -> anyhow::Error {
+    anyhow::anyhow!("{op}: operands are on different devices")
 }
 
 /// y = f(x) elementwise, on x's device.
 pub(crate) fn unary(
     x: &Tensor,
     cpu: impl Fn(&[f32], &mut [f32]),
-    cuda: impl Fn(&CudaDevice, &CudaView<f32>, &mut CudaViewMut<f32>) -> Result<()>,
+    cuda: impl Fn(&CudaDevice, &DevView, &mut DevViewMut) -> Result<()>,
 ) -> Result<Tensor> {
     let mut y = Tensor::uninit(x.shape(), &x.device())?;
-    match (x.storage(), y.storage_mut()) {
-        (Storage::Cpu(x), Storage::Cpu(y)) => cpu(x, y),
-        (Storage::Cuda(x, d), Storage::Cuda(y, _)) => cuda(d, &x.view(), &mut y.view_mut())?,
+    match (x.view(), y.view_mut()?) {
+        (Slice::Cpu(x), SliceMut::Cpu(y)) => cpu(x, y),
+        (Slice::Cuda(x, d), SliceMut::Cuda(mut y, _)) => cuda(d, &x, &mut y)?,
         _ => unreachable!("output allocated on the input's device"),
     }
     Ok(y)
@@ -38,16 +41,14 @@ pub(crate) fn binary(
     a: &Tensor,
     b: &Tensor,
     cpu: impl Fn(&[f32], &[f32], &mut [f32]),
-    cuda: impl Fn(&CudaDevice, &CudaView<f32>, &CudaView<f32>, &mut CudaViewMut<f32>) -> Result<()>,
+    cuda: impl Fn(&CudaDevice, &DevView, &DevView, &mut DevViewMut) -> Result<()>,
 ) -> Result<Tensor> {
     ensure_same_shape(op, a, b)?;
     let mut y = Tensor::uninit(a.shape(), &a.device())?;
-    match (a.storage(), b.storage(), y.storage_mut()) {
-        (Storage::Cpu(a), Storage::Cpu(b), Storage::Cpu(y)) => cpu(a, b, y),
-        (Storage::Cuda(a, d), Storage::Cuda(b, _), Storage::Cuda(y, _)) => {
-            cuda(d, &a.view(), &b.view(), &mut y.view_mut())?
-        }
-        _ => bail!(device_mismatch(op, a, b)),
+    match (a.view(), b.view(), y.view_mut()?) {
+        (Slice::Cpu(a), Slice::Cpu(b), SliceMut::Cpu(y)) => cpu(a, b, y),
+        (Slice::Cuda(a, d), Slice::Cuda(b, _), SliceMut::Cuda(mut y, _)) => cuda(d, &a, &b, &mut y)?,
+        _ => bail!(device_mismatch(op)),
     }
     Ok(y)
 }

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod gradcheck;
+pub mod naive;
+
 use ddr_engine::device::cuda::CudaDevice;
 use ddr_engine::Rng;
 use std::sync::Arc;
@@ -32,11 +35,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
     let mut worst = (0.0f32, 0usize);
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let allowed = atol + rtol * w.abs();
-        let ratio = if g.is_nan() || w.is_nan() {
-            f32::INFINITY
-        } else {
-            (g - w).abs() / allowed
-        };
+        let ratio = if g.is_nan() || w.is_nan() { f32::INFINITY } else { (g - w).abs() / allowed };
         if ratio > worst.0 || ratio.is_nan() {
             worst = (ratio, i);
         }
@@ -55,9 +54,6 @@ pub fn assert_bits_equal(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: lengths differ");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let same = g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan());
-        assert!(
-            same,
-            "{what}: element {i} is {g:e} but the CPU reference gives {w:e}"
-        );
+        assert!(same, "{what}: element {i} is {g:e} but the CPU reference gives {w:e}");
     }
 }

@@ -42,9 +42,7 @@ pub fn axpy_f32(a: f32, x: &[f32], y: &mut [f32]) {
     if y.len() <= CHUNK {
         body(y, x);
     } else {
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(y, x)| body(y, x));
+        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(y, x)| body(y, x));
     }
 }
 
@@ -76,4 +74,14 @@ pub fn leaky_relu_fwd_f32(x: &[f32], slope: f32, y: &mut [f32]) {
 /// dx = x > 0 ? dy : slope * dy (from the forward input)
 pub fn leaky_relu_bwd_f32(x: &[f32], dy: &[f32], slope: f32, dx: &mut [f32]) {
     map2(x, dy, dx, |x, dy| if x > 0.0 { dy } else { dy * slope });
+}
+
+/// y = 1 / (1 + exp(-x))
+pub fn sigmoid_fwd_f32(x: &[f32], y: &mut [f32]) {
+    map1(x, y, |v| 1.0 / (1.0 + (-v).exp()));
+}
+
+/// dx = dy * y * (1 - y) (from the forward output)
+pub fn sigmoid_bwd_f32(y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    map2(y, dy, dx, |y, dy| dy * y * (1.0 - y));
 }

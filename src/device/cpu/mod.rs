@@ -4,7 +4,16 @@
 //! number of threads, and every reduction adds its partial results in a fixed order: the same
 //! inputs give the same bytes whatever `--threads` is.
 
+pub mod batchnorm;
+pub mod conv2d;
 pub mod elementwise;
+pub mod gemm;
+pub mod linear;
+pub mod loss;
+pub mod optim;
+pub mod pixel_shuffle;
+pub mod pool;
+pub mod upsample;
 
 use std::sync::OnceLock;
 
@@ -13,17 +22,11 @@ static THREADS: OnceLock<usize> = OnceLock::new();
 /// Sets the number of worker threads for the whole process (first call wins). `0` means one per
 /// available core.
 pub fn set_threads(n: usize) -> crate::Result<usize> {
-    let n = if n == 0 {
-        std::thread::available_parallelism().map_or(1, |p| p.get())
-    } else {
-        n
-    };
+    let n = if n == 0 { std::thread::available_parallelism().map_or(1, |p| p.get()) } else { n };
     let chosen = *THREADS.get_or_init(|| {
         // Fails only if rayon's global pool was already built, e.g. by a test harness; rayon's
         // own default (one thread per core) then stays.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
         rayon::current_num_threads()
     });
     Ok(chosen)

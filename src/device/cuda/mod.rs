@@ -19,12 +19,29 @@ macro_rules! launch {
     }};
 }
 
+/// The error of an op whose CUDA kernel does not exist yet (the CPU path carries every op).
+macro_rules! pending {
+    ($name:literal) => {
+        Err(anyhow::anyhow!(concat!($name, " has no CUDA kernel yet; run this with --device cpu")))
+    };
+}
+
 mod pool;
 pub mod registry;
+mod view;
 
+pub mod batchnorm;
+pub mod conv2d;
 pub mod elementwise;
+pub mod linear;
+pub mod loss;
+pub mod optim;
+pub mod pixel_shuffle;
+pub mod pool2d;
+pub mod upsample;
 
 pub use pool::CudaBuf;
+pub use view::{DevView, DevViewMut};
 
 use crate::Result;
 use anyhow::anyhow;
@@ -44,9 +61,7 @@ pub fn panics_are_guarded() -> bool {
 }
 
 /// Runs `f`, turning a panic inside cudarc into an `Err` with the panic's message.
-pub fn guard<T>(
-    f: impl FnOnce() -> std::result::Result<T, String>,
-) -> std::result::Result<T, String> {
+pub fn guard<T>(f: impl FnOnce() -> std::result::Result<T, String>) -> std::result::Result<T, String> {
     let prev = QUIET_PANICS.with(|q| q.replace(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET_PANICS.with(|q| q.set(prev));
@@ -112,10 +127,7 @@ pub fn probe() -> std::result::Result<(i32, Vec<GpuInfo>), String> {
                 ordinal: i,
                 name: name.map_err(|e| e.to_string())?,
                 memory_bytes: mem.map_err(|e| e.to_string())?,
-                compute_capability: (
-                    major.map_err(|e| e.to_string())?,
-                    minor.map_err(|e| e.to_string())?,
-                ),
+                compute_capability: (major.map_err(|e| e.to_string())?, minor.map_err(|e| e.to_string())?),
             });
         }
         Ok((version, gpus))
@@ -138,11 +150,9 @@ impl CudaDevice {
     /// Opens device `ordinal`, or says in one line why it cannot be used.
     pub fn open(ordinal: usize) -> std::result::Result<Arc<CudaDevice>, String> {
         if registry::MODULES.is_empty() {
-            return Err(
-                "no CUDA kernels were compiled into this build (nvcc was not found when \
+            return Err("no CUDA kernels were compiled into this build (nvcc was not found when \
                         it was built; see scripts/install-nvcc.sh)"
-                    .into(),
-            );
+                .into());
         }
         let (_, gpus) = probe()?;
         if ordinal >= gpus.len() {
@@ -153,8 +163,7 @@ impl CudaDevice {
             });
         }
         guard(|| {
-            let ctx =
-                CudaContext::new(ordinal).map_err(|e| format!("cannot create a context: {e}"))?;
+            let ctx = CudaContext::new(ordinal).map_err(|e| format!("cannot create a context: {e}"))?;
             let stream = ctx.default_stream();
             let sm_count = ctx
                 .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
@@ -185,9 +194,7 @@ impl CudaDevice {
     }
 
     pub fn synchronize(&self) -> Result<()> {
-        self.stream
-            .synchronize()
-            .map_err(|e| anyhow!("CUDA synchronize failed: {e}"))
+        self.stream.synchronize().map_err(|e| anyhow!("CUDA synchronize failed: {e}"))
     }
 
     /// The kernel `entry` (e.g. "relu_fwd_f32"), loading its module on first use.
@@ -195,28 +202,26 @@ impl CudaDevice {
         if let Some(f) = self.functions.lock().unwrap().get(entry) {
             return Ok(f.clone());
         }
-        let module_def = registry::module_of(entry)
-            .ok_or_else(|| anyhow!("kernel {entry} is not in this build's PTX"))?;
+        let module_def =
+            registry::module_of(entry).ok_or_else(|| anyhow!("kernel {entry} is not in this build's PTX"))?;
         let module = {
             let mut modules = self.modules.lock().unwrap();
             match modules.get(module_def.name) {
                 Some(m) => m.clone(),
                 None => {
                     let ptx = cudarc::nvrtc::Ptx::from_src(module_def.ptx);
-                    let m = self.ctx.load_module(ptx).map_err(|e| {
-                        anyhow!("loading PTX module {} failed: {e}", module_def.name)
-                    })?;
+                    let m = self
+                        .ctx
+                        .load_module(ptx)
+                        .map_err(|e| anyhow!("loading PTX module {} failed: {e}", module_def.name))?;
                     modules.insert(module_def.name, m.clone());
                     m
                 }
             }
         };
-        let f = module.load_function(entry).map_err(|e| {
-            anyhow!(
-                "kernel {entry} not found in module {}: {e}",
-                module_def.name
-            )
-        })?;
+        let f = module
+            .load_function(entry)
+            .map_err(|e| anyhow!("kernel {entry} not found in module {}: {e}", module_def.name))?;
         self.functions.lock().unwrap().insert(entry, f.clone());
         Ok(f)
     }
@@ -228,9 +233,7 @@ impl CudaDevice {
 
     pub fn alloc_zeros(&self, len: usize) -> Result<CudaBuf> {
         let mut b = self.pool.take(len)?;
-        self.stream
-            .memset_zeros(&mut b.view_mut())
-            .map_err(|e| anyhow!("cuMemsetD8 failed: {e}"))?;
+        self.stream.memset_zeros(&mut b.view_mut()).map_err(|e| anyhow!("cuMemsetD8 failed: {e}"))?;
         Ok(b)
     }
 
@@ -259,13 +262,7 @@ impl CudaDevice {
     /// A 1-D launch shape for a grid-stride loop over `n` elements.
     pub fn grid_1d(&self, n: usize) -> LaunchConfig {
         const BLOCK: u32 = 256;
-        let blocks = n
-            .div_ceil(BLOCK as usize)
-            .clamp(1, (self.sm_count * 16) as usize) as u32;
-        LaunchConfig {
-            grid_dim: (blocks, 1, 1),
-            block_dim: (BLOCK, 1, 1),
-            shared_mem_bytes: 0,
-        }
+        let blocks = n.div_ceil(BLOCK as usize).clamp(1, (self.sm_count * 16) as usize) as u32;
+        LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
     }
 }

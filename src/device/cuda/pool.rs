@@ -31,11 +31,7 @@ fn capacity_for(len: usize) -> usize {
 
 impl Pool {
     pub(super) fn new(stream: Arc<CudaStream>) -> Self {
-        Pool {
-            stream,
-            free: Mutex::new(HashMap::new()),
-            idle_bytes: AtomicUsize::new(0),
-        }
+        Pool { stream, free: Mutex::new(HashMap::new()), idle_bytes: AtomicUsize::new(0) }
     }
 
     pub(super) fn take(self: &Arc<Self>, len: usize) -> Result<CudaBuf> {
@@ -50,22 +46,13 @@ impl Pool {
             None => unsafe { self.stream.alloc::<f32>(cap) }
                 .map_err(|e| anyhow!("cannot allocate {} MiB on the GPU: {e}", (cap * 4) >> 20))?,
         };
-        Ok(CudaBuf {
-            slice: Some(slice),
-            len,
-            pool: self.clone(),
-        })
+        Ok(CudaBuf { slice: Some(slice), len, pool: self.clone() })
     }
 
     fn give_back(&self, slice: CudaSlice<f32>) {
         let cap = slice.len();
         self.idle_bytes.fetch_add(cap * 4, Ordering::Relaxed);
-        self.free
-            .lock()
-            .unwrap()
-            .entry(cap)
-            .or_default()
-            .push(slice);
+        self.free.lock().unwrap().entry(cap).or_default().push(slice);
     }
 
     pub(super) fn idle_bytes(&self) -> usize {
@@ -97,6 +84,34 @@ impl CudaBuf {
         let len = self.len;
         self.slice.as_mut().unwrap().slice_mut(0..len)
     }
+
+    /// The whole buffer as an engine view (see `view.rs`).
+    pub fn dev_view(&self) -> super::DevView<'_> {
+        use cudarc::driver::DevicePtr;
+        let s = self.slice.as_ref().unwrap();
+        let (ptr, _sync) = s.device_ptr(&self.pool.stream);
+        // SAFETY: the address covers len <= capacity floats and lives as long as &self.
+        unsafe { super::DevView::from_raw(ptr, self.len) }
+    }
+
+    pub fn dev_view_mut(&mut self) -> super::DevViewMut<'_> {
+        use cudarc::driver::DevicePtr;
+        let s = self.slice.as_ref().unwrap();
+        let (ptr, _sync) = s.device_ptr(&self.pool.stream);
+        // SAFETY: as dev_view, and &mut self makes the view exclusive.
+        unsafe { super::DevViewMut::from_raw(ptr, self.len) }
+    }
+
+    /// Elements `range` (within `len`).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> CudaView<'_, f32> {
+        assert!(range.end <= self.len);
+        self.slice.as_ref().unwrap().slice(range)
+    }
+
+    pub fn slice_mut(&mut self, range: std::ops::Range<usize>) -> CudaViewMut<'_, f32> {
+        assert!(range.end <= self.len);
+        self.slice.as_mut().unwrap().slice_mut(range)
+    }
 }
 
 impl Drop for CudaBuf {
@@ -113,9 +128,7 @@ mod tests {
 
     #[test]
     fn capacities_cover_requests_with_little_waste() {
-        for len in [
-            1, 255, 256, 257, 65536, 65537, 1_000_000, 16_777_216, 16_777_217,
-        ] {
+        for len in [1, 255, 256, 257, 65536, 65537, 1_000_000, 16_777_216, 16_777_217] {
             let cap = capacity_for(len);
             assert!(cap >= len);
             assert!(cap as f64 <= len as f64 * 1.0625 + 256.0, "{len} -> {cap}");

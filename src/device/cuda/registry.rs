@@ -17,9 +17,5 @@ pub fn module_of(entry: &str) -> Option<&'static KernelModule> {
 
 /// The PTX ISA version of a compiled module (e.g. "9.0").
 pub fn ptx_isa(module: &KernelModule) -> Option<&'static str> {
-    module
-        .ptx
-        .lines()
-        .find_map(|l| l.strip_prefix(".version "))
-        .map(str::trim)
+    module.ptx.lines().find_map(|l| l.strip_prefix(".version ")).map(str::trim)
 }
