@@ -19,13 +19,12 @@ use std::sync::OnceLock;
 
 static THREADS: OnceLock<usize> = OnceLock::new();
 
-/// Sets the number of worker threads for the whole process (first call wins). `0` means one per
-/// available core.
+/// Sets the number of worker threads for the whole process (first call wins). `0` means rayon's
+/// default: `RAYON_NUM_THREADS` if set, else one per available core.
 pub fn set_threads(n: usize) -> crate::Result<usize> {
-    let n = if n == 0 { std::thread::available_parallelism().map_or(1, |p| p.get()) } else { n };
     let chosen = *THREADS.get_or_init(|| {
         // Fails only if rayon's global pool was already built, e.g. by a test harness; rayon's
-        // own default (one thread per core) then stays.
+        // own default then stays.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
         rayon::current_num_threads()
     });
