@@ -6,6 +6,7 @@
 //! attributes restoration abilities to filters.
 
 pub mod cli;
+pub mod data;
 pub mod device;
 pub mod ops;
 pub mod rng;
