@@ -16,6 +16,7 @@
 pub mod degrade;
 pub mod image_io;
 pub mod imresize;
+pub mod loader;
 pub mod pack;
 
 use crate::Result;
