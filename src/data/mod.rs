@@ -7,6 +7,7 @@
 //! - [`pack`]: many images in one memory-mapped, checksummed file;
 //! - [`loader`]: random paired crops with augmentation and on-the-fly degradations, as tensors,
 //!   deterministic for (seed, step);
+//! - [`prepare`]: shrinking, mod-cropping and cutting photos into sub-images for a pack;
 //! - [`photos`]: public-domain / CC0 photographs built into the binary.
 //!
 //! Inside the engine an image is [`Image`]: f32 samples in [0, 1], channel-major (CHW), so a crop
@@ -18,6 +19,8 @@ pub mod image_io;
 pub mod imresize;
 pub mod loader;
 pub mod pack;
+pub mod photos;
+pub mod prepare;
 
 use crate::Result;
 use anyhow::{ensure, Context};
