@@ -179,12 +179,8 @@ fn degrade_reads_packs_and_marks_skipped_steps() {
     let out = dir.path().join("lr");
     let hr = dir.path().join("hr");
     let spec = "bicubic:1/4,noise:10@0.5";
-    ok(&degrade(
-        &pack,
-        &out,
-        spec,
-        &["--hr", s(&hr), "--mod-crop", "4"],
-    ));
+    let extra = ["--hr", s(&hr), "--mod-crop", "4"];
+    ok(&degrade(&pack, &out, spec, &extra));
     let m = read_manifest(&out);
     let images = m["images"].as_array().unwrap();
     assert_eq!(images.len(), 5);
@@ -265,4 +261,34 @@ fn bench_loader_reports_rate_and_memory() {
         "blur:21:2@0.5,bilinear:1/4,noise:25.5@0.5",
     ]);
     assert!(out.contains("batches/s") && out.contains("peak"), "{out}");
+}
+
+#[test]
+fn a_failed_degrade_leaves_the_previous_set_intact() {
+    let (dir, src) = photo_dir();
+    let out = dir.path().join("set");
+    let spec = "bicubic:1/2,noise:5-30";
+    let first = ["--seed", "1", "--mod-crop", "4"];
+    ok(&degrade(&src, &out, spec, &first));
+    let before: Vec<Vec<u8>> = ["a.png", "b.png", "manifest.json"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    // A 2x2 photo cannot be mod-cropped to 4: this run fails after degrading the others (with
+    // another seed, so replaced files would differ).
+    image::RgbImage::new(2, 2).save(src.join("z.png")).unwrap();
+    let err = fails(&degrade(
+        &src,
+        &out,
+        spec,
+        &["--seed", "2", "--mod-crop", "4"],
+    ));
+    assert!(err.contains("z") && err.contains("mod-crop"), "{err}");
+    for (f, b) in ["a.png", "b.png", "manifest.json"].iter().zip(&before) {
+        assert_eq!(&std::fs::read(out.join(f)).unwrap(), b, "{f} was touched");
+    }
+    assert!(!out.join("z.png").exists() && !out.join(".ddr-partial").exists());
+    // Writing the outputs over the photos themselves is refused.
+    let err = fails(&degrade(&src, &src, spec, &[]));
+    assert!(err.contains("input folder"), "{err}");
 }

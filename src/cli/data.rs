@@ -368,8 +368,16 @@ fn degrade(a: DegradeArgs) -> Result<()> {
             d[0]
         );
     }
+    let input = std::fs::canonicalize(&a.input).ok();
+    let mut stages = Vec::new();
     for dir in std::iter::once(&a.output).chain(&a.hr) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        ensure!(
+            std::fs::canonicalize(dir).ok() != input,
+            "{} is the input folder: the outputs would replace the photos",
+            dir.display()
+        );
+        stages.push(Staging::new(dir)?);
     }
 
     let pb = progress(inputs.len(), "degrading");
@@ -390,9 +398,9 @@ fn degrade(a: DegradeArgs) -> Result<()> {
             let steps = a.pipeline.sample(&mut rng);
             let lr = apply_all(&hr, &steps, &mut rng).with_context(|| name.clone())?;
             let file = format!("{name}.png");
-            image_io::save_png(&a.output.join(&file), &lr.to_rgb8()?)?;
-            if let Some(dir) = &a.hr {
-                image_io::save_png(&dir.join(&file), &hr.to_rgb8()?)?;
+            image_io::save_png(&stages[0].dir.join(&file), &lr.to_rgb8()?)?;
+            if let Some(hr_stage) = stages.get(1) {
+                image_io::save_png(&hr_stage.dir.join(&file), &hr.to_rgb8()?)?;
             }
             pb.inc(1);
             let steps: Vec<serde_json::Value> = a
@@ -421,11 +429,15 @@ fn degrade(a: DegradeArgs) -> Result<()> {
         "rounding": "clip to [0, 1], x255, round half to even",
         "images": records,
     });
-    let path = a.output.join("manifest.json");
-    write_atomic(&path, |w| {
+    write_atomic(&stages[0].dir.join("manifest.json"), |w| {
         serde_json::to_writer_pretty(&mut *w, &manifest)?;
         Ok(())
     })?;
+    // HR first, the LR folder (whose manifest moves last) at the very end.
+    for stage in stages.into_iter().rev() {
+        stage.commit()?;
+    }
+    let path = a.output.join("manifest.json");
     println!(
         "{}: {} images degraded by `{}` (seed {}); parameters in {}",
         a.output.display(),
@@ -435,6 +447,54 @@ fn degrade(a: DegradeArgs) -> Result<()> {
         path.display()
     );
     Ok(())
+}
+
+/// A hidden folder inside an output folder where a run writes everything first; only a run that
+/// succeeds moves its files into place (the manifest last), so a failed run leaves the previous
+/// set complete and consistent with its manifest.
+struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    fn new(target: &Path) -> Result<Staging> {
+        let dir = target.join(".ddr-partial");
+        // Left over by a run that was killed: nothing in it was ever moved into place.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Staging {
+            dir,
+            target: target.to_owned(),
+            done: false,
+        })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot list {}", self.dir.display()))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        // The manifest goes last: while it is old, the files it lists are still being replaced.
+        files.sort_by_key(|p| p.file_name().is_some_and(|n| n == "manifest.json"));
+        for f in files {
+            let to = self.target.join(f.file_name().expect("a listed file"));
+            std::fs::rename(&f, &to)
+                .with_context(|| format!("cannot move {} to {}", f.display(), to.display()))?;
+        }
+        self.done = true;
+        std::fs::remove_dir(&self.dir)
+            .with_context(|| format!("cannot remove {}", self.dir.display()))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
