@@ -88,7 +88,8 @@ struct PackArgs {
 /// Runs every image of INPUT (a folder of photos or a pack) through the degradation pipeline
 /// and writes <name>.png into OUT, clipped and rounded to 8 bits, plus manifest.json listing each
 /// image's size and the parameters drawn for it. The same seed and pipeline give the same bytes;
-/// each image draws from its own stream keyed by (seed, pipeline, image index).
+/// each image draws from its own stream keyed by (seed, pipeline, image index). Files are
+/// moved into OUT only when every image succeeded: a failed run leaves an existing set as it was.
 ///
 /// Pipeline steps, comma-separated, in the order they apply:
 ///   bicubic:F     MATLAB bicubic resize by F (0.25, 1/4, 2); output ceil(n F)
