@@ -10,6 +10,7 @@
 #![allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 
 pub mod cli;
+pub mod data;
 pub mod device;
 pub mod nn;
 pub mod ops;

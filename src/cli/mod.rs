@@ -1,5 +1,6 @@
 //! The `ddr-engine` command line: one subcommand per stage of the pipeline.
 
+mod data;
 mod info;
 
 use crate::device::{cpu, Device, DeviceSpec};
@@ -46,7 +47,7 @@ impl GlobalArgs {
 #[derive(Subcommand)]
 pub enum Command {
     /// Turn folders of photos into memory-mapped packs; make degraded test sets.
-    Data(Placeholder),
+    Data(data::DataArgs),
     /// Train an SR network (MSRResNet with/without global residual, SRCNN-style, SRGAN).
     Train(Placeholder),
     /// Run a trained SR network on images.
@@ -75,7 +76,7 @@ fn not_implemented(name: &str) -> Result<()> {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Data(_) => not_implemented("data"),
+        Command::Data(a) => data::run(&cli.global, a),
         Command::Train(_) => not_implemented("train"),
         Command::Sr(_) => not_implemented("sr"),
         Command::Probe(_) => not_implemented("probe"),

@@ -1,0 +1,249 @@
+//! Photos in, training batches and degraded test sets out.
+//!
+//! - [`image_io`]: PNG/JPEG to 8-bit RGB (grey becomes RGB), PNG out;
+//! - [`imresize`]: MATLAB-compatible bicubic resizing;
+//! - [`degrade`]: Gaussian blur, Gaussian noise, JPEG, bilinear and bicubic resizing, and the
+//!   [`degrade::Pipeline`] that chains them from a spec string;
+//! - [`pack`]: many images in one memory-mapped, checksummed file;
+//! - [`loader`]: random paired crops with augmentation and on-the-fly degradations, as tensors,
+//!   deterministic for (seed, step);
+//! - [`prepare`]: shrinking, mod-cropping and cutting photos into sub-images for a pack;
+//! - [`photos`]: public-domain / CC0 photographs built into the binary.
+//!
+//! Inside the engine an image is [`Image`]: f32 samples in [0, 1], channel-major (CHW), so a crop
+//! drops straight into an NCHW tensor. On disk and in packs images are 8-bit RGB, rows of
+//! interleaved pixels (HWC), as image files store them.
+
+pub mod degrade;
+pub mod image_io;
+pub mod imresize;
+pub mod loader;
+pub mod pack;
+pub mod photos;
+pub mod prepare;
+
+use crate::Result;
+use anyhow::{ensure, Context};
+use image::RgbImage;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// An image as the engine computes with it: `c` planes of `h x w` f32 samples, nominally in
+/// [0, 1] (degradations may leave values outside until [`Image::to_rgb8`] clips them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub data: Vec<f32>,
+}
+
+impl Image {
+    pub fn new(c: usize, h: usize, w: usize, data: Vec<f32>) -> Result<Image> {
+        ensure!(
+            data.len() == c * h * w,
+            "{} samples do not make a {c}x{h}x{w} image",
+            data.len()
+        );
+        Ok(Image { c, h, w, data })
+    }
+
+    /// Interleaved 8-bit pixels (`h` rows of `w` pixels of `c` bytes) to planes in [0, 1].
+    pub fn from_hwc_u8(c: usize, h: usize, w: usize, px: &[u8]) -> Image {
+        assert_eq!(px.len(), c * h * w, "pixel buffer does not match its shape");
+        let mut data = vec![0.0f32; c * h * w];
+        for (ch, plane) in data.chunks_exact_mut(h * w).enumerate() {
+            for (d, s) in plane.iter_mut().zip(px[ch..].iter().step_by(c)) {
+                *d = *s as f32 / 255.0;
+            }
+        }
+        Image { c, h, w, data }
+    }
+
+    pub fn from_rgb8(img: &RgbImage) -> Image {
+        let (w, h) = img.dimensions();
+        Image::from_hwc_u8(3, h as usize, w as usize, img.as_raw())
+    }
+
+    /// Interleaved 8-bit pixels: each sample times 255, rounded half to even (as numpy's
+    /// `round`, which the reference Python pipelines use) and clipped to 0..=255.
+    pub fn to_hwc_u8(&self) -> Vec<u8> {
+        let (c, n) = (self.c, self.h * self.w);
+        let mut px = vec![0u8; c * n];
+        for (ch, plane) in self.data.chunks_exact(n).enumerate() {
+            for (d, &s) in px[ch..].iter_mut().step_by(c).zip(plane) {
+                *d = quantize(s);
+            }
+        }
+        px
+    }
+
+    /// 8-bit RGB (a one-channel image is repeated into all three).
+    pub fn to_rgb8(&self) -> Result<RgbImage> {
+        let rgb = match self.c {
+            3 => self.to_hwc_u8(),
+            1 => self.to_hwc_u8().iter().flat_map(|&v| [v, v, v]).collect(),
+            c => anyhow::bail!("cannot store a {c}-channel image as RGB"),
+        };
+        RgbImage::from_raw(self.w as u32, self.h as u32, rgb)
+            .context("image dimensions overflow the RGB buffer")
+    }
+
+    /// Snaps every sample to the nearest 8-bit level (what saving and reloading would do).
+    pub fn quantize(&mut self) {
+        for v in &mut self.data {
+            *v = quantize(*v) as f32 / 255.0;
+        }
+    }
+
+    /// The `h x w` window whose top-left corner is (`y`, `x`).
+    pub fn crop(&self, y: usize, x: usize, h: usize, w: usize) -> Result<Image> {
+        ensure!(
+            y + h <= self.h && x + w <= self.w,
+            "crop {h}x{w} at ({y}, {x}) leaves the {}x{} image",
+            self.h,
+            self.w
+        );
+        let mut data = Vec::with_capacity(self.c * h * w);
+        for plane in self.data.chunks_exact(self.h * self.w) {
+            for row in plane.chunks_exact(self.w).skip(y).take(h) {
+                data.extend_from_slice(&row[x..x + w]);
+            }
+        }
+        Ok(Image {
+            c: self.c,
+            h,
+            w,
+            data,
+        })
+    }
+}
+
+/// One sample in [0, 1] to an 8-bit level: x255, round half to even, clip.
+pub fn quantize(v: f32) -> u8 {
+    (v * 255.0).round_ties_even().clamp(0.0, 255.0) as u8
+}
+
+/// A file written so that readers see either the old file or the complete new one: the bytes go
+/// to `<path>.tmp`; [`AtomicFile::commit`] flushes them to disk and renames the temporary file
+/// over `path`. Dropped without a commit (an error on the way), the temporary file is removed
+/// and `path` is left as it was.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(AtomicFile {
+            path: path.to_owned(),
+            tmp,
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.out
+            .as_mut()
+            .expect("an AtomicFile is used only until its commit")
+    }
+
+    /// Where the bytes go until the commit (for error messages).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        let out = self.out.take().expect("committed once");
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", self.tmp.display()))?;
+        file.sync_all()
+            .with_context(|| format!("cannot flush {} to disk", self.tmp.display()))?;
+        drop(file);
+        let renamed = std::fs::rename(&self.tmp, &self.path).with_context(|| {
+            format!(
+                "cannot move {} to {}",
+                self.tmp.display(),
+                self.path.display()
+            )
+        });
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        renamed
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `path` atomically (see [`AtomicFile`]) with `write`.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    write(file.writer())?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn hwc_round_trip_is_exact() {
+        let px: Vec<u8> = (0..2 * 3 * 3).map(|i| (i * 37 % 256) as u8).collect();
+        let img = Image::from_hwc_u8(3, 2, 3, &px);
+        assert_eq!(img.data[0], px[0] as f32 / 255.0);
+        assert_eq!(img.data[6], px[1] as f32 / 255.0);
+        assert_eq!(img.to_hwc_u8(), px);
+    }
+
+    #[test]
+    fn quantize_clips_and_rounds_half_to_even() {
+        assert_eq!(quantize(-0.2), 0);
+        assert_eq!(quantize(1.7), 255);
+        assert_eq!(quantize(0.5 / 255.0), 0);
+        assert_eq!(quantize(1.5 / 255.0), 2);
+        assert_eq!(quantize(f32::NAN), 0);
+    }
+
+    #[test]
+    fn crop_takes_the_window() {
+        let img = Image::new(1, 3, 4, (0..12).map(|v| v as f32).collect()).unwrap();
+        assert_eq!(img.crop(1, 2, 2, 2).unwrap().data, [6.0, 7.0, 10.0, 11.0]);
+        assert!(img.crop(2, 0, 2, 1).is_err());
+    }
+
+    #[test]
+    fn failed_atomic_write_keeps_the_old_file() {
+        let dir = std::env::temp_dir().join(format!("ddr-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.bin");
+        write_atomic(&path, |w| Ok(w.write_all(b"old")?)).unwrap();
+        let err = write_atomic(&path, |w| {
+            w.write_all(b"partial")?;
+            anyhow::bail!("disk on fire")
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(!dir.join("f.bin.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
