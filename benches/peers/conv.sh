@@ -19,7 +19,6 @@ echo "== ddr-engine (criterion, $threads threads)" >&2
 RAYON_NUM_THREADS=$threads cargo bench --bench conv -- --noplot >&2
 echo "== PyTorch ($threads threads)" >&2
 "$python" benches/peers/torch_conv.py "$threads" > "$out/torch_conv.json"
-"$python" benches/peers/torch_conv.py "$threads" > "$out/torch_conv.json"
 
 "$python" - "$threads" "$out/torch_conv.json" > "$out/conv.md" <<'PY'
 import json, pathlib, platform, subprocess, sys, datetime
