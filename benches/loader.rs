@@ -28,16 +28,9 @@ fn loader_group(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for (label, spec) in [
         ("b16_lr32_x4/clean_bicubic", ""),
-        (
-            "b16_lr32_x4/faig_blur21_bilinear_noise",
-            "blur:21:2@0.5,bilinear:1/4,noise:25.5@0.5",
-        ),
+        ("b16_lr32_x4/faig_blur21_bilinear_noise", "blur:21:2@0.5,bilinear:1/4,noise:25.5@0.5"),
     ] {
-        let cfg = LoaderConfig {
-            degradations: spec.parse().unwrap(),
-            workers: 0,
-            ..LoaderConfig::default()
-        };
+        let cfg = LoaderConfig { degradations: spec.parse().unwrap(), workers: 0, ..LoaderConfig::default() };
         let loader = Loader::new(pack.clone(), cfg).unwrap();
         let mut step = 0u64;
         g.bench_function(label, |b| {

@@ -4,10 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn ddr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine"))
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
@@ -29,9 +26,7 @@ fn fails(args: &[&str]) -> String {
 /// A folder of small textured photos: two PNGs and a JPEG.
 fn photos(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    for (i, (name, w, h)) in [("a.png", 70, 50), ("b.png", 64, 64), ("c.jpg", 81, 47)]
-        .into_iter()
-        .enumerate()
+    for (i, (name, w, h)) in [("a.png", 70, 50), ("b.png", 64, 64), ("c.jpg", 81, 47)].into_iter().enumerate()
     {
         let img = image::RgbImage::from_fn(w, h, |x, y| {
             let v = (x * 7 + y * 13 + i as u32 * 50) % 256;
@@ -70,20 +65,14 @@ fn pack_stops_on_a_corrupt_image_or_skips_it_with_a_warning() {
     ok(&["data", "pack", s(&src.join("a.png")), "-o", s(&out)]);
     let before = std::fs::read(&out).unwrap();
     let err = fails(&["data", "pack", s(&src), "-o", s(&out)]);
-    assert!(
-        err.contains("broken.png") && err.contains("nothing written"),
-        "{err}"
-    );
+    assert!(err.contains("broken.png") && err.contains("nothing written"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), before);
     assert!(!dir.path().join("p.pack.tmp").exists());
 
     let o = ddr(&["data", "pack", s(&src), "-o", s(&out), "--skip-bad"]);
     assert!(o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("warning") && err.contains("broken.png"),
-        "{err}"
-    );
+    assert!(err.contains("warning") && err.contains("broken.png"), "{err}");
     let stdout = ok(&["data", "verify", s(&out)]);
     assert!(stdout.contains("3 images"), "{stdout}");
 }
@@ -115,32 +104,17 @@ fn degrade_is_deterministic_and_records_each_images_parameters() {
     let spec = "blur:7:1-3,bicubic:1/2,noise:5-30,jpeg:40-90";
     let run = |out: &str, seed: &str| {
         let out = dir.path().join(out);
-        ok(&degrade(
-            &src,
-            &out,
-            spec,
-            &["--seed", seed, "--mod-crop", "2"],
-        ));
+        ok(&degrade(&src, &out, spec, &["--seed", seed, "--mod-crop", "2"]));
         out
     };
     let (a, b, c) = (run("a", "7"), run("b", "7"), run("c", "8"));
     for name in ["a.png", "b.png", "c.png"] {
-        let (x, y) = (
-            std::fs::read(a.join(name)).unwrap(),
-            std::fs::read(b.join(name)).unwrap(),
-        );
+        let (x, y) = (std::fs::read(a.join(name)).unwrap(), std::fs::read(b.join(name)).unwrap());
         assert_eq!(x, y, "{name}: same seed, different bytes");
-        assert_ne!(
-            x,
-            std::fs::read(c.join(name)).unwrap(),
-            "{name}: seed ignored"
-        );
+        assert_ne!(x, std::fs::read(c.join(name)).unwrap(), "{name}: seed ignored");
     }
     let m = read_manifest(&a);
-    assert_eq!(
-        m["pipeline"],
-        "blur:7:1-3,bicubic:0.5,noise:5-30,jpeg:40-90"
-    );
+    assert_eq!(m["pipeline"], "blur:7:1-3,bicubic:0.5,noise:5-30,jpeg:40-90");
     let images = m["images"].as_array().unwrap();
     assert_eq!(images.len(), 3);
     let first = &images[0];
@@ -154,10 +128,7 @@ fn degrade_is_deterministic_and_records_each_images_parameters() {
     let q = steps[3]["quality"].as_u64().unwrap();
     assert!((40..=90).contains(&q));
     // Images draw independently: not all three got the same blur.
-    let sigmas: Vec<_> = images
-        .iter()
-        .map(|i| i["steps"][0]["sigma"].clone())
-        .collect();
+    let sigmas: Vec<_> = images.iter().map(|i| i["steps"][0]["sigma"].clone()).collect();
     assert!(sigmas[0] != sigmas[1] || sigmas[1] != sigmas[2]);
     let lr = image::open(a.join("a.png")).unwrap();
     assert_eq!((lr.width(), lr.height()), (35, 25));
@@ -167,15 +138,7 @@ fn degrade_is_deterministic_and_records_each_images_parameters() {
 fn degrade_reads_packs_and_marks_skipped_steps() {
     let dir = tempfile::tempdir().unwrap();
     let pack = dir.path().join("p.pack");
-    ok(&[
-        "data",
-        "pack",
-        "--builtin",
-        "-o",
-        s(&pack),
-        "--downscale",
-        "4",
-    ]);
+    ok(&["data", "pack", "--builtin", "-o", s(&pack), "--downscale", "4"]);
     let out = dir.path().join("lr");
     let hr = dir.path().join("hr");
     let spec = "bicubic:1/4,noise:10@0.5";
@@ -184,10 +147,7 @@ fn degrade_reads_packs_and_marks_skipped_steps() {
     let m = read_manifest(&out);
     let images = m["images"].as_array().unwrap();
     assert_eq!(images.len(), 5);
-    let skipped = images
-        .iter()
-        .filter(|i| i["steps"][1]["skipped"] == true)
-        .count();
+    let skipped = images.iter().filter(|i| i["steps"][1]["skipped"] == true).count();
     assert!(skipped < 5, "probability 0.5 skipped every image");
     let astro_hr = image::open(hr.join("astronaut.png")).unwrap();
     assert_eq!(astro_hr.width(), 128);
@@ -201,20 +161,11 @@ fn bad_arguments_are_clear_errors() {
     let out = dir.path().join("o");
     let err = fails(&degrade(&src, &out, "blur:4:2", &[]));
     assert!(err.contains("odd"), "{err}");
-    let err = fails(&[
-        "data",
-        "pack",
-        s(&dir.path().join("nowhere")),
-        "-o",
-        s(&out),
-    ]);
+    let err = fails(&["data", "pack", s(&dir.path().join("nowhere")), "-o", s(&out)]);
     assert!(err.contains("nowhere"), "{err}");
     let not_pack = src.join("a.png");
     let err = fails(&["data", "verify", s(&not_pack)]);
-    assert!(
-        err.contains("a.png") && err.contains("wrong magic"),
-        "{err}"
-    );
+    assert!(err.contains("a.png") && err.contains("wrong magic"), "{err}");
 }
 
 #[test]
@@ -231,13 +182,7 @@ fn export_photos_writes_the_photos_and_their_licences() {
     let out = dir.path().join("ph");
     ok(&["data", "export-photos", s(&out)]);
     let licences = std::fs::read_to_string(out.join("LICENSES.md")).unwrap();
-    for f in [
-        "astronaut.png",
-        "chelsea.png",
-        "coffee.png",
-        "rocket.jpg",
-        "hubble_deep_field.jpg",
-    ] {
+    for f in ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg"] {
         assert!(out.join(f).exists() && licences.contains(f), "{f}");
     }
 }
@@ -270,19 +215,12 @@ fn a_failed_degrade_leaves_the_previous_set_intact() {
     let spec = "bicubic:1/2,noise:5-30";
     let first = ["--seed", "1", "--mod-crop", "4"];
     ok(&degrade(&src, &out, spec, &first));
-    let before: Vec<Vec<u8>> = ["a.png", "b.png", "manifest.json"]
-        .iter()
-        .map(|f| std::fs::read(out.join(f)).unwrap())
-        .collect();
+    let before: Vec<Vec<u8>> =
+        ["a.png", "b.png", "manifest.json"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
     // A 2x2 photo cannot be mod-cropped to 4: this run fails after degrading the others (with
     // another seed, so replaced files would differ).
     image::RgbImage::new(2, 2).save(src.join("z.png")).unwrap();
-    let err = fails(&degrade(
-        &src,
-        &out,
-        spec,
-        &["--seed", "2", "--mod-crop", "4"],
-    ));
+    let err = fails(&degrade(&src, &out, spec, &["--seed", "2", "--mod-crop", "4"]));
     assert!(err.contains("z") && err.contains("mod-crop"), "{err}");
     for (f, b) in ["a.png", "b.png", "manifest.json"].iter().zip(&before) {
         assert_eq!(&std::fs::read(out.join(f)).unwrap(), b, "{f} was touched");

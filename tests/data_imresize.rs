@@ -55,10 +55,7 @@ fn cases() -> Vec<Case> {
 
 fn max_err<T: Copy + Into<f64>>(got: &[T], want: &[f64]) -> f64 {
     assert_eq!(got.len(), want.len());
-    got.iter()
-        .zip(want)
-        .map(|(&g, &w)| (g.into() - w).abs())
-        .fold(0.0, f64::max)
+    got.iter().zip(want).map(|(&g, &w)| (g.into() - w).abs()).fold(0.0, f64::max)
 }
 
 #[test]

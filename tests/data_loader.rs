@@ -18,8 +18,7 @@ fn make_pack(path: &Path, sizes: &[(usize, usize)]) -> Arc<Pack> {
         for y in 0..h {
             for x in 0..wd {
                 for c in 0..3 {
-                    let smooth =
-                        128.0 + 90.0 * ((x as f64 * 0.07 + c as f64) + y as f64 * 0.05).sin();
+                    let smooth = 128.0 + 90.0 * ((x as f64 * 0.07 + c as f64) + y as f64 * 0.05).sin();
                     px.push((smooth + 30.0 * (rng.uniform() - 0.5)) as u8);
                 }
             }
@@ -55,9 +54,7 @@ fn batches_depend_on_seed_and_step_only() {
     let pack = make_pack(&dir.path().join("p.pack"), &[(70, 90), (83, 61), (64, 64)]);
     let spec = "blur:7:0.5-2@0.5,bicubic:1/4,noise:5-20@0.5,jpeg:40-90@0.5";
     let reference = Loader::new(pack.clone(), cfg(spec, 4, 0)).unwrap();
-    let want: Vec<_> = (0..8)
-        .map(|s| bytes(&reference.batch(s).unwrap()))
-        .collect();
+    let want: Vec<_> = (0..8).map(|s| bytes(&reference.batch(s).unwrap())).collect();
 
     for workers in [0, 1, 3] {
         let mut l = Loader::new(pack.clone(), cfg(spec, 4, workers)).unwrap();
@@ -69,11 +66,7 @@ fn batches_depend_on_seed_and_step_only() {
         // Resuming at step 5 (as after a restart) gives the same batches again.
         l.seek(5);
         for (s, w) in want.iter().enumerate().skip(5) {
-            assert_eq!(
-                &bytes(&l.next().unwrap()),
-                w,
-                "workers {workers}, resumed step {s}"
-            );
+            assert_eq!(&bytes(&l.next().unwrap()), w, "workers {workers}, resumed step {s}");
         }
     }
     // A fresh loader that starts at step 6.
@@ -124,10 +117,7 @@ fn check_patches_match_whole_image(spec: &str, scale: usize) {
             let (h, w) = (e.h / scale * scale, e.w / scale * scale);
             let whole = pack.window(s.image, 0, 0, h, w).unwrap();
             let mut rng = Rng::new(0);
-            let mut want = apply_all(&whole, &s.steps, &mut rng)
-                .unwrap()
-                .crop(s.y, s.x, 8, 8)
-                .unwrap();
+            let mut want = apply_all(&whole, &s.steps, &mut rng).unwrap().crop(s.y, s.x, 8, 8).unwrap();
             want.quantize();
             let got = &lr[i * 192..(i + 1) * 192];
             assert_eq!(got, &want.data[..], "{spec}: step {step} sample {i}: {s:?}");
@@ -150,10 +140,7 @@ fn bad_configurations_are_refused_with_reasons() {
     let pack = make_pack(&dir.path().join("p.pack"), &[(70, 90), (20, 90)]);
     let err = |c: LoaderConfig| format!("{:#}", Loader::new(pack.clone(), c).err().unwrap());
     let e = err(cfg("", 4, 0));
-    assert!(
-        e.contains("synthetic_1") && e.contains("smaller than the 32x32"),
-        "{e}"
-    );
+    assert!(e.contains("synthetic_1") && e.contains("smaller than the 32x32"), "{e}");
 
     let pack2 = make_pack(&dir.path().join("q.pack"), &[(70, 90)]);
     let err2 = |c: LoaderConfig| format!("{:#}", Loader::new(pack2.clone(), c).err().unwrap());
@@ -172,10 +159,7 @@ fn probabilities_are_honoured() {
     let blurred = b.samples.iter().filter(|s| s.steps[0].is_some()).count();
     let noisy = b.samples.iter().filter(|s| s.steps[2].is_some()).count();
     // Binomial(50, 0.5) lies in 12..=38 with probability 1 - 1e-4; the seed is fixed anyway.
-    assert!(
-        (12..=38).contains(&blurred) && (12..=38).contains(&noisy),
-        "{blurred} {noisy}"
-    );
+    assert!((12..=38).contains(&blurred) && (12..=38).contains(&noisy), "{blurred} {noisy}");
     let pipeline: Pipeline = "blur:21:2@0.5,bilinear:1/4,noise:25.5@0.5".parse().unwrap();
     assert_eq!(pipeline.steps.len(), b.samples[0].steps.len());
 }

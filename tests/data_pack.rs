@@ -190,8 +190,5 @@ fn reading_windows_does_not_keep_the_pack_resident() {
         pack.window(i, y, x, 100, 100).unwrap();
     }
     let grown = rss_file_kib().saturating_sub(before);
-    assert!(
-        grown < 6 * 1024,
-        "file-backed resident memory grew by {grown} KiB"
-    );
+    assert!(grown < 6 * 1024, "file-backed resident memory grew by {grown} KiB");
 }

@@ -70,12 +70,7 @@ struct PackArgs {
     sub_step: Option<usize>,
     /// Add a last sub-image flush with the right/bottom edge when more than PIXELS would be left
     /// uncovered.
-    #[arg(
-        long,
-        value_name = "PIXELS",
-        default_value_t = 0,
-        requires = "sub_size"
-    )]
+    #[arg(long, value_name = "PIXELS", default_value_t = 0, requires = "sub_size")]
     sub_thresh: usize,
     /// Skip images that cannot be read, with a warning naming each. Without it the first bad
     /// image stops the run with an error naming it, and no pack is written.
@@ -257,11 +252,7 @@ fn pack(a: PackArgs) -> Result<()> {
     if a.builtin {
         sources.extend(photos::FILES.iter().map(|&(n, b)| Source::Builtin(n, b)));
     }
-    ensure!(
-        !sources.is_empty(),
-        "no PNG or JPEG images in {:?} (and --builtin not given)",
-        a.inputs
-    );
+    ensure!(!sources.is_empty(), "no PNG or JPEG images in {:?} (and --builtin not given)", a.inputs);
     let pb = progress(sources.len(), "packing");
     let mut writer = PackWriter::create(&a.output)?;
     let (mut entries, mut skipped) = (0usize, 0usize);
@@ -270,11 +261,7 @@ fn pack(a: PackArgs) -> Result<()> {
     for group in sources.chunks(chunk) {
         let done: Vec<Result<Vec<(String, RgbImage)>>> = group
             .par_iter()
-            .map(|s| {
-                s.load()
-                    .and_then(|img| prep.apply(&s.name(), img))
-                    .with_context(|| s.describe())
-            })
+            .map(|s| s.load().and_then(|img| prep.apply(&s.name(), img)).with_context(|| s.describe()))
             .collect();
         for (source, result) in group.iter().zip(done) {
             match result {
@@ -307,16 +294,8 @@ fn pack(a: PackArgs) -> Result<()> {
         a.output.display(),
         sources.len() - skipped,
         bytes as f64 / (1 << 20) as f64,
-        if skipped > 0 {
-            format!("; skipped {skipped} unreadable")
-        } else {
-            String::new()
-        },
-        if ignored > 0 {
-            format!("; ignored {ignored} non-image entries")
-        } else {
-            String::new()
-        }
+        if skipped > 0 { format!("; skipped {skipped} unreadable") } else { String::new() },
+        if ignored > 0 { format!("; ignored {ignored} non-image entries") } else { String::new() }
     );
     Ok(())
 }
@@ -325,9 +304,7 @@ fn pack(a: PackArgs) -> Result<()> {
 fn is_pack(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|_| &head == MAGIC)
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok_and(|_| &head == MAGIC)
 }
 
 /// Stream key for `degrade`, so its draws never coincide with the loader's.
@@ -348,26 +325,15 @@ fn degrade(a: DegradeArgs) -> Result<()> {
     } else {
         let (files, _) = list_photos(std::slice::from_ref(&a.input))?;
         for f in files {
-            let name = f
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            inputs.push((
-                name,
-                Box::new(move || Ok(Image::from_rgb8(&image_io::load(&f)?))),
-            ));
+            let name = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            inputs.push((name, Box::new(move || Ok(Image::from_rgb8(&image_io::load(&f)?)))));
         }
     }
     ensure!(!inputs.is_empty(), "{}: no images", a.input.display());
     let mut names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
     names.sort();
     if let Some(d) = names.windows(2).find(|w| w[0] == w[1]) {
-        bail!(
-            "{}: two images are named `{}`; their outputs would collide",
-            a.input.display(),
-            d[0]
-        );
+        bail!("{}: two images are named `{}`; their outputs would collide", a.input.display(), d[0]);
     }
     let input = std::fs::canonicalize(&a.input).ok();
     let mut stages = Vec::new();
@@ -389,10 +355,7 @@ fn degrade(a: DegradeArgs) -> Result<()> {
         .map(|(i, (name, load))| {
             let mut hr = load()?;
             if let Some(n) = a.mod_crop.filter(|&n| n > 1) {
-                ensure!(
-                    hr.h >= n && hr.w >= n,
-                    "{name}: smaller than --mod-crop {n}"
-                );
+                ensure!(hr.h >= n && hr.w >= n, "{name}: smaller than --mod-crop {n}");
                 hr = hr.crop(0, 0, hr.h / n * n, hr.w / n * n)?;
             }
             let mut rng = Rng::derive(a.seed, &[DEGRADE_STREAM, key, i as u64]);
@@ -465,11 +428,7 @@ impl Staging {
         // Left over by a run that was killed: nothing in it was ever moved into place.
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Staging {
-            dir,
-            target: target.to_owned(),
-            done: false,
-        })
+        Ok(Staging { dir, target: target.to_owned(), done: false })
     }
 
     fn commit(mut self) -> Result<()> {
@@ -485,8 +444,7 @@ impl Staging {
                 .with_context(|| format!("cannot move {} to {}", f.display(), to.display()))?;
         }
         self.done = true;
-        std::fs::remove_dir(&self.dir)
-            .with_context(|| format!("cannot remove {}", self.dir.display()))
+        std::fs::remove_dir(&self.dir).with_context(|| format!("cannot remove {}", self.dir.display()))
     }
 }
 
@@ -519,15 +477,8 @@ fn verify(a: VerifyArgs) -> Result<()> {
 /// Peak and current resident set size in KiB (Linux `/proc/self/status`).
 fn rss_kib() -> Option<(u64, u64)> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
+    let field =
+        |key: &str| status.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok();
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
@@ -573,10 +524,6 @@ fn bench_loader(a: BenchArgs) -> Result<()> {
         p = a.patch,
         hp = a.patch * a.scale
     );
-    println!(
-        "resident memory: peak {:.1} MiB, now {:.1} MiB",
-        mib(hwm),
-        mib(rss)
-    );
+    println!("resident memory: peak {:.1} MiB, now {:.1} MiB", mib(hwm), mib(rss));
     Ok(())
 }

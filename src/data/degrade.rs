@@ -57,10 +57,7 @@ impl Param {
         };
         // A leading '-' is a sign, not a range separator.
         let p = match s[1.min(s.len())..].find('-').map(|i| i + 1) {
-            Some(i) => Param {
-                lo: num(&s[..i])?,
-                hi: num(&s[i + 1..])?,
-            },
+            Some(i) => Param { lo: num(&s[..i])?, hi: num(&s[i + 1..])? },
             None => Param::fixed(num(s)?),
         };
         ensure!(p.lo <= p.hi, "{what}: range `{s}` runs backwards");
@@ -117,10 +114,7 @@ fn parse_factor(s: &str) -> Result<f64> {
         Some((a, b)) => a.trim().parse::<f64>()? / b.trim().parse::<f64>()?,
         None => s.trim().parse::<f64>()?,
     };
-    ensure!(
-        f.is_finite() && f > 0.0 && f <= 64.0,
-        "factor must be in (0, 64]"
-    );
+    ensure!(f.is_finite() && f > 0.0 && f <= 64.0, "factor must be in (0, 64]");
     Ok(f)
 }
 
@@ -130,11 +124,7 @@ impl FromStr for Degradation {
     fn from_str(s: &str) -> Result<Degradation> {
         let parts: Vec<&str> = s.trim().split(':').collect();
         let nargs = |n: usize| -> Result<()> {
-            ensure!(
-                parts.len() == n + 1,
-                "`{s}`: `{}` takes {n} parameter(s)",
-                parts[0]
-            );
+            ensure!(parts.len() == n + 1, "`{s}`: `{}` takes {n} parameter(s)", parts[0]);
             Ok(())
         };
         let op = match parts[0] {
@@ -175,9 +165,9 @@ impl FromStr for Degradation {
                 );
                 Degradation::Jpeg { quality }
             }
-            other => bail!(
-                "`{s}`: unknown degradation `{other}` (known: bicubic, bilinear, blur, noise, jpeg)"
-            ),
+            other => {
+                bail!("`{s}`: unknown degradation `{other}` (known: bicubic, bilinear, blur, noise, jpeg)")
+            }
         };
         Ok(op)
     }
@@ -203,22 +193,15 @@ impl FromStr for Pipeline {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (op, prob) = match part.split_once('@') {
                 Some((op, p)) => {
-                    let prob: f64 = p
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|p| (0.0..=1.0).contains(p))
-                        .with_context(|| {
+                    let prob: f64 =
+                        p.trim().parse().ok().filter(|p| (0.0..=1.0).contains(p)).with_context(|| {
                             format!("`{part}`: probability `{p}` is not a number in [0, 1]")
                         })?;
                     (op, prob)
                 }
                 None => (part, 1.0),
             };
-            steps.push(Step {
-                prob,
-                op: op.parse()?,
-            });
+            steps.push(Step { prob, op: op.parse()? });
         }
         Ok(Pipeline { steps })
     }
@@ -245,18 +228,11 @@ impl Degradation {
         match *self {
             Degradation::Bicubic { factor } => Applied::Bicubic { factor },
             Degradation::Bilinear { factor } => Applied::Bilinear { factor },
-            Degradation::Blur { size, sigma } => Applied::Blur {
-                size,
-                sigma: sigma.draw(rng),
-            },
-            Degradation::Noise { sigma } => Applied::Noise {
-                sigma: sigma.draw(rng),
-            },
+            Degradation::Blur { size, sigma } => Applied::Blur { size, sigma: sigma.draw(rng) },
+            Degradation::Noise { sigma } => Applied::Noise { sigma: sigma.draw(rng) },
             Degradation::Jpeg { quality } => {
                 let (lo, hi) = (quality.lo as u64, quality.hi as u64);
-                Applied::Jpeg {
-                    quality: (lo + rng.below(hi - lo + 1)) as u8,
-                }
+                Applied::Jpeg { quality: (lo + rng.below(hi - lo + 1)) as u8 }
             }
         }
     }
@@ -294,9 +270,7 @@ impl Pipeline {
     pub fn hash(&self) -> u64 {
         self.to_string()
             .bytes()
-            .fold(0xcbf2_9ce4_8422_2325, |h, b| {
-                (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-            })
+            .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
     }
 }
 
@@ -348,9 +322,7 @@ pub fn gaussian_taps(size: usize, sigma: f64) -> Vec<f64> {
 /// `-size/2..=size/2`: `exp(-(x^2 + y^2) / (2 sigma^2))`, normalised to sum 1.
 pub fn gaussian_kernel(size: usize, sigma: f64) -> Vec<f64> {
     let g = gaussian_taps(size, sigma);
-    g.iter()
-        .flat_map(|a| g.iter().map(move |b| a * b))
-        .collect()
+    g.iter().flat_map(|a| g.iter().map(move |b| a * b)).collect()
 }
 
 /// Index `i` folded into `0..n` by reflect-101 (the edge sample is not repeated: -1 -> 1).
@@ -365,20 +337,13 @@ fn reflect101(i: i64, n: usize) -> usize {
 
 /// Isotropic Gaussian blur with reflect-101 borders (correlation; the kernel is symmetric).
 pub fn blur(img: &Image, size: usize, sigma: f64) -> Image {
-    let g: Vec<f32> = gaussian_taps(size, sigma)
-        .into_iter()
-        .map(|v| v as f32)
-        .collect();
+    let g: Vec<f32> = gaussian_taps(size, sigma).into_iter().map(|v| v as f32).collect();
     let r = (size / 2) as i64;
     let (h, w) = (img.h, img.w);
     let mut out = img.clone();
     let mut tmp = vec![0.0f32; h * w];
     let mut padded = vec![0.0f32; w + 2 * r as usize];
-    for (src, dst) in img
-        .data
-        .chunks_exact(h * w)
-        .zip(out.data.chunks_exact_mut(h * w))
-    {
+    for (src, dst) in img.data.chunks_exact(h * w).zip(out.data.chunks_exact_mut(h * w)) {
         // Vertical pass: whole rows at a time.
         tmp.iter_mut().for_each(|v| *v = 0.0);
         for y in 0..h {
@@ -397,11 +362,7 @@ pub fn blur(img: &Image, size: usize, sigma: f64) -> Image {
                 *p = row[reflect101(j as i64 - r, w)];
             }
             for (x, d) in dst[y * w..(y + 1) * w].iter_mut().enumerate() {
-                *d = g
-                    .iter()
-                    .zip(&padded[x..x + g.len()])
-                    .map(|(a, b)| a * b)
-                    .sum();
+                *d = g.iter().zip(&padded[x..x + g.len()]).map(|(a, b)| a * b).sum();
             }
         }
     }
@@ -453,10 +414,7 @@ fn bilinear_taps(n_in: usize, n_out: usize) -> Vec<(usize, usize, f32)> {
 /// (at least 1), sample positions from the actual size ratio, half-pixel centres, no low-pass
 /// filter when shrinking, edge samples clamped.
 pub fn resize_bilinear(img: &Image, factor: f64) -> Result<Image> {
-    ensure!(
-        factor.is_finite() && factor > 0.0,
-        "resize factor must be a positive number, got {factor}"
-    );
+    ensure!(factor.is_finite() && factor > 0.0, "resize factor must be a positive number, got {factor}");
     let ho = ((img.h as f64 * factor).floor() as usize).max(1);
     let wo = ((img.w as f64 * factor).floor() as usize).max(1);
     let (rows, cols) = (bilinear_taps(img.h, ho), bilinear_taps(img.w, wo));
@@ -464,10 +422,7 @@ pub fn resize_bilinear(img: &Image, factor: f64) -> Result<Image> {
     let mut mid = vec![0.0f32; img.w];
     for plane in img.data.chunks_exact(img.h * img.w) {
         for &(y0, y1, fy) in &rows {
-            let (a, b) = (
-                &plane[y0 * img.w..(y0 + 1) * img.w],
-                &plane[y1 * img.w..(y1 + 1) * img.w],
-            );
+            let (a, b) = (&plane[y0 * img.w..(y0 + 1) * img.w], &plane[y1 * img.w..(y1 + 1) * img.w]);
             for ((m, &p), &q) in mid.iter_mut().zip(a).zip(b) {
                 *m = p + fy * (q - p);
             }
@@ -485,9 +440,7 @@ mod tests {
     use super::*;
 
     fn ramp(c: usize, h: usize, w: usize) -> Image {
-        let data = (0..c * h * w)
-            .map(|i| ((i * 37) % 101) as f32 / 100.0)
-            .collect();
+        let data = (0..c * h * w).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
         Image::new(c, h, w, data).unwrap()
     }
 
@@ -497,18 +450,9 @@ mod tests {
         let p: Pipeline = s.parse().unwrap();
         assert_eq!(p.steps.len(), 5);
         assert_eq!(p.steps[0].op, Degradation::Bicubic { factor: 0.25 });
-        assert_eq!(
-            p.steps[1].op,
-            Degradation::Blur {
-                size: 15,
-                sigma: Param { lo: 2.0, hi: 4.0 }
-            }
-        );
+        assert_eq!(p.steps[1].op, Degradation::Blur { size: 15, sigma: Param { lo: 2.0, hi: 4.0 } });
         assert_eq!(p.steps[2].prob, 0.5);
-        assert_eq!(
-            p.to_string(),
-            "bicubic:0.25,blur:15:2-4,noise:5-30@0.5,jpeg:30-95,bilinear:0.5"
-        );
+        assert_eq!(p.to_string(), "bicubic:0.25,blur:15:2-4,noise:5-30@0.5,jpeg:30-95,bilinear:0.5");
         assert_eq!(p.to_string().parse::<Pipeline>().unwrap(), p);
         assert_eq!(p.total_factor(), 0.125);
     }
@@ -540,9 +484,7 @@ mod tests {
             assert!((sum - 1.0).abs() < 1e-12);
             let r = (k / 2) as i64;
             let raw = |x: i64, y: i64| (-((x * x + y * y) as f64) / (2.0 * s * s)).exp();
-            let z: f64 = (-r..=r)
-                .flat_map(|y| (-r..=r).map(move |x| raw(x, y)))
-                .sum();
+            let z: f64 = (-r..=r).flat_map(|y| (-r..=r).map(move |x| raw(x, y))).sum();
             for y in -r..=r {
                 for x in -r..=r {
                     let got = kern[((y + r) * k as i64 + x + r) as usize];
@@ -612,11 +554,7 @@ mod tests {
             let out = jpeg(&img, q).unwrap();
             assert_eq!((out.c, out.h, out.w), (3, 32, 40));
             assert_eq!(out, jpeg(&img, q).unwrap());
-            out.data
-                .iter()
-                .zip(&img.data)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f32>()
+            out.data.iter().zip(&img.data).map(|(a, b)| (a - b).abs()).sum::<f32>()
         };
         assert!(err(10) > err(95));
     }

@@ -22,9 +22,8 @@ pub fn is_photo(path: &Path) -> bool {
 /// Decodes PNG or JPEG bytes (the format is read from the bytes, not the name); `what` names the
 /// source in errors.
 pub fn decode(bytes: &[u8], what: &str) -> Result<RgbImage> {
-    let format = image::guess_format(bytes)
-        .ok()
-        .filter(|f| matches!(f, ImageFormat::Png | ImageFormat::Jpeg));
+    let format =
+        image::guess_format(bytes).ok().filter(|f| matches!(f, ImageFormat::Png | ImageFormat::Jpeg));
     let Some(format) = format else {
         bail!("{what}: not a PNG or JPEG file");
     };
@@ -45,8 +44,7 @@ pub fn load(path: &Path) -> Result<RgbImage> {
 /// Encodes 8-bit RGB as PNG.
 pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>> {
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, ImageFormat::Png)
-        .context("cannot encode PNG")?;
+    img.write_to(&mut out, ImageFormat::Png).context("cannot encode PNG")?;
     Ok(out.into_inner())
 }
 
@@ -56,8 +54,7 @@ pub fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
     let bytes = encode_png(img)?;
     super::write_atomic(path, |w| {
         use std::io::Write;
-        w.write_all(&bytes)
-            .with_context(|| format!("cannot write {}", path.display()))
+        w.write_all(&bytes).with_context(|| format!("cannot write {}", path.display()))
     })
 }
 
@@ -67,16 +64,13 @@ pub fn list_photos(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, usize)> {
     let mut files = Vec::new();
     let mut ignored = 0;
     for input in inputs {
-        let meta =
-            std::fs::metadata(input).with_context(|| format!("cannot read {}", input.display()))?;
+        let meta = std::fs::metadata(input).with_context(|| format!("cannot read {}", input.display()))?;
         if meta.is_dir() {
             let mut here = Vec::new();
-            let entries = std::fs::read_dir(input)
-                .with_context(|| format!("cannot list {}", input.display()))?;
+            let entries =
+                std::fs::read_dir(input).with_context(|| format!("cannot list {}", input.display()))?;
             for entry in entries {
-                let path = entry
-                    .with_context(|| format!("cannot list {}", input.display()))?
-                    .path();
+                let path = entry.with_context(|| format!("cannot list {}", input.display()))?.path();
                 if path.is_file() && is_photo(&path) {
                     here.push(path);
                 } else {

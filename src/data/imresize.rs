@@ -83,10 +83,7 @@ impl<T: Sample> Taps<T> {
         let support = if shrink { 4.0 / scale } else { 4.0 };
         let taps = support.ceil() as usize + 2;
         // An image shrunk below one pixel would still get one output with `4 / scale` taps.
-        ensure!(
-            taps <= 4 * n_in + 8,
-            "scale {scale} is too small for an axis of {n_in} pixels"
-        );
+        ensure!(taps <= 4 * n_in + 8, "scale {scale} is too small for an axis of {n_in} pixels");
         let mut index = Vec::with_capacity(n_out * taps);
         let mut weight = Vec::with_capacity(n_out * taps);
         let mut w = vec![0.0f64; taps];
@@ -95,11 +92,7 @@ impl<T: Sample> Taps<T> {
             let first = (u - support / 2.0).floor() as i64;
             for (k, wk) in w.iter_mut().enumerate() {
                 let d = u - (first + k as i64) as f64;
-                *wk = if shrink {
-                    scale * cubic(scale * d)
-                } else {
-                    cubic(d)
-                };
+                *wk = if shrink { scale * cubic(scale * d) } else { cubic(d) };
             }
             let sum: f64 = w.iter().sum();
             for (k, &wk) in w.iter().enumerate() {
@@ -108,11 +101,7 @@ impl<T: Sample> Taps<T> {
                 weight.push(T::from_f64(wk / sum));
             }
         }
-        Ok(Taps {
-            taps,
-            index,
-            weight,
-        })
+        Ok(Taps { taps, index, weight })
     }
 
     fn outputs(&self) -> usize {
@@ -121,10 +110,7 @@ impl<T: Sample> Taps<T> {
 
     fn of(&self, o: usize) -> impl Iterator<Item = (usize, T)> + '_ {
         let r = o * self.taps..(o + 1) * self.taps;
-        self.index[r.clone()]
-            .iter()
-            .copied()
-            .zip(self.weight[r].iter().copied())
+        self.index[r.clone()].iter().copied().zip(self.weight[r].iter().copied())
     }
 }
 
@@ -137,16 +123,9 @@ pub fn resize_planes<T: Sample>(
     w: usize,
     scale: f64,
 ) -> Result<(Vec<T>, usize, usize)> {
-    ensure!(
-        scale.is_finite() && scale > 0.0,
-        "resize scale must be a positive number, got {scale}"
-    );
+    ensure!(scale.is_finite() && scale > 0.0, "resize scale must be a positive number, got {scale}");
     ensure!(h > 0 && w > 0, "cannot resize an empty {h}x{w} image");
-    ensure!(
-        src.len() == c * h * w,
-        "{} samples do not make {c} planes of {h}x{w}",
-        src.len()
-    );
+    ensure!(src.len() == c * h * w, "{} samples do not make {c} planes of {h}x{w}", src.len());
     let rows = Taps::<T>::new(h, scale)?;
     let cols = Taps::<T>::new(w, scale)?;
     let (ho, wo) = (rows.outputs(), cols.outputs());
@@ -179,12 +158,7 @@ pub fn resize_planes<T: Sample>(
 /// MATLAB `imresize(img, scale)` (bicubic, antialiased when shrinking) of an engine image.
 pub fn imresize(img: &Image, scale: f64) -> Result<Image> {
     let (data, h, w) = resize_planes(&img.data, img.c, img.h, img.w, scale)?;
-    Ok(Image {
-        c: img.c,
-        h,
-        w,
-        data,
-    })
+    Ok(Image { c: img.c, h, w, data })
 }
 
 #[cfg(test)]
@@ -226,12 +200,7 @@ mod tests {
 
     #[test]
     fn constant_stays_constant_and_sizes_follow_ceil() {
-        for &(h, w, s) in &[
-            (7, 9, 0.25),
-            (13, 17, 0.5),
-            (10, 31, 1.0 / 3.0),
-            (5, 3, 2.0),
-        ] {
+        for &(h, w, s) in &[(7, 9, 0.25), (13, 17, 0.5), (10, 31, 1.0 / 3.0), (5, 3, 2.0)] {
             let src = vec![0.3f64; 2 * h * w];
             let (out, ho, wo) = resize_planes(&src, 2, h, w, s).unwrap();
             assert_eq!((ho, wo), (output_len(h, s), output_len(w, s)));

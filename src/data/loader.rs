@@ -157,19 +157,13 @@ impl Applied {
                 let n = self.shrink().expect("checked in Loader::new");
                 // Antialiased bicubic reaches 2n input pixels either side of a sample centre.
                 let m = 2 * n + 2;
-                (
-                    align_down((n * a).saturating_sub(m), n),
-                    align_up(n * b + m, n).min(len),
-                )
+                (align_down((n * a).saturating_sub(m), n), align_up(n * b + m, n).min(len))
             }
             Applied::Blur { size, .. } => (a.saturating_sub(size / 2), (b + size / 2).min(len)),
             Applied::Noise { .. } => (a, b),
             // JPEG works in 8x8 blocks (16x8 with 4:2:2 chroma) and its decoder smooths chroma
             // across block edges: whole blocks plus one block of margin.
-            Applied::Jpeg { .. } => (
-                align_down(a.saturating_sub(16), 16),
-                align_up(b + 16, 16).min(len),
-            ),
+            Applied::Jpeg { .. } => (align_down(a.saturating_sub(16), 16), align_up(b + 16, 16).min(len)),
         }
     }
 }
@@ -221,19 +215,8 @@ impl Source {
         if cfg.round_lr {
             lr.quantize();
         }
-        let (lr, hr) = (
-            augment(&lr, hflip, vflip, transpose),
-            augment(&hr, hflip, vflip, transpose),
-        );
-        let info = SampleInfo {
-            image,
-            y,
-            x,
-            hflip,
-            vflip,
-            transpose,
-            steps,
-        };
+        let (lr, hr) = (augment(&lr, hflip, vflip, transpose), augment(&hr, hflip, vflip, transpose));
+        let info = SampleInfo { image, y, x, hflip, vflip, transpose, steps };
         Ok((lr, hr, info))
     }
 
@@ -246,12 +229,9 @@ impl Source {
             samples: Vec::with_capacity(cfg.batch),
         };
         for i in 0..cfg.batch {
-            let (lr, hr, info) = self.sample(step, i).with_context(|| {
-                format!(
-                    "{}: loader step {step}, sample {i}",
-                    self.pack.path().display()
-                )
-            })?;
+            let (lr, hr, info) = self
+                .sample(step, i)
+                .with_context(|| format!("{}: loader step {step}, sample {i}", self.pack.path().display()))?;
             out.lr.extend_from_slice(&lr.data);
             out.hr.extend_from_slice(&hr.data);
             out.samples.push(info);
@@ -267,11 +247,7 @@ fn augment(img: &Image, hflip: bool, vflip: bool, transpose: bool) -> Image {
     }
     let (h, w) = (img.h, img.w);
     let mut out = img.clone();
-    for (src, dst) in img
-        .data
-        .chunks_exact(h * w)
-        .zip(out.data.chunks_exact_mut(h * w))
-    {
+    for (src, dst) in img.data.chunks_exact(h * w).zip(out.data.chunks_exact_mut(h * w)) {
         for yy in 0..h {
             for xx in 0..w {
                 let sy = if vflip { h - 1 - yy } else { yy };
@@ -291,11 +267,7 @@ impl Loader {
             cfg.batch > 0 && cfg.lr_patch > 0 && cfg.scale > 0,
             "batch, patch and scale must be positive"
         );
-        ensure!(
-            !pack.is_empty(),
-            "{}: the pack holds no image",
-            pack.path().display()
-        );
+        ensure!(!pack.is_empty(), "{}: the pack holds no image", pack.path().display());
         let mut pipeline = cfg.degradations.clone();
         if !pipeline.steps.iter().any(|s| s.op.factor().is_some()) {
             let spec = format!("bicubic:1/{}", cfg.scale);
@@ -307,10 +279,7 @@ impl Loader {
         for step in &pipeline.steps {
             if let Some(f) = step.op.factor() {
                 let Some(n) = shrink_of(f) else {
-                    bail!(
-                        "loader: `{}` is not a 1/n shrink (n a whole number)",
-                        step.op
-                    );
+                    bail!("loader: `{}` is not a 1/n shrink (n a whole number)", step.op);
                 };
                 ensure!(
                     step.prob >= 1.0,
@@ -344,15 +313,7 @@ impl Loader {
                 e.w
             );
         }
-        Ok(Loader {
-            src: Arc::new(Source {
-                pack,
-                cfg,
-                pipeline,
-            }),
-            next_step: 0,
-            prefetch: None,
-        })
+        Ok(Loader { src: Arc::new(Source { pack, cfg, pipeline }), next_step: 0, prefetch: None })
     }
 
     pub fn config(&self) -> &LoaderConfig {
@@ -366,9 +327,7 @@ impl Loader {
 
     /// Batch `step`, computed here and now: a pure function of (seed, step).
     pub fn batch(&self, step: u64) -> Result<Batch> {
-        self.src
-            .batch(step)
-            .and_then(|raw| self.to_batch(step, raw))
+        self.src.batch(step).and_then(|raw| self.to_batch(step, raw))
     }
 
     fn to_batch(&self, step: u64, raw: RawBatch) -> Result<Batch> {
@@ -403,9 +362,7 @@ impl Loader {
             self.src.batch(step)
         } else {
             let src = &self.src;
-            self.prefetch
-                .get_or_insert_with(|| Prefetch::start(src, step))
-                .take(step)
+            self.prefetch.get_or_insert_with(|| Prefetch::start(src, step)).take(step)
         };
         self.next_step += 1;
         self.to_batch(step, raw?)
@@ -431,11 +388,7 @@ impl Prefetch {
     fn start(src: &Arc<Source>, first: u64) -> Prefetch {
         let ahead = src.cfg.prefetch.max(1) as u64;
         let ctrl = Arc::new((
-            Mutex::new(Ctrl {
-                next_claim: first,
-                limit: first + ahead,
-                stop: false,
-            }),
+            Mutex::new(Ctrl { next_claim: first, limit: first + ahead, stop: false }),
             Condvar::new(),
         ));
         let (tx, rx) = channel();
@@ -461,13 +414,7 @@ impl Prefetch {
                 })
             })
             .collect();
-        Prefetch {
-            ctrl,
-            rx,
-            ready: BTreeMap::new(),
-            ahead,
-            workers,
-        }
+        Prefetch { ctrl, rx, ready: BTreeMap::new(), ahead, workers }
     }
 
     fn take(&mut self, step: u64) -> Result<RawBatch> {
@@ -475,10 +422,7 @@ impl Prefetch {
             if let Some(r) = self.ready.remove(&step) {
                 break r;
             }
-            let (s, r) = self
-                .rx
-                .recv()
-                .context("the loader's worker threads stopped")?;
+            let (s, r) = self.rx.recv().context("the loader's worker threads stopped")?;
             self.ready.insert(s, r);
         };
         let (lock, cv) = &*self.ctrl;
@@ -525,10 +469,7 @@ mod tests {
         let bic = Applied::Bicubic { factor: 0.25 };
         assert_eq!(bic.input_span((10, 42), 400), (28, 180));
         assert_eq!(bic.input_span((0, 5), 24), (0, 24));
-        let blur = Applied::Blur {
-            size: 21,
-            sigma: 2.0,
-        };
+        let blur = Applied::Blur { size: 21, sigma: 2.0 };
         assert_eq!(blur.input_span((3, 40), 45), (0, 45));
         let jpeg = Applied::Jpeg { quality: 50 };
         assert_eq!(jpeg.input_span((40, 50), 100), (16, 80));

@@ -41,11 +41,7 @@ pub struct Image {
 
 impl Image {
     pub fn new(c: usize, h: usize, w: usize, data: Vec<f32>) -> Result<Image> {
-        ensure!(
-            data.len() == c * h * w,
-            "{} samples do not make a {c}x{h}x{w} image",
-            data.len()
-        );
+        ensure!(data.len() == c * h * w, "{} samples do not make a {c}x{h}x{w} image", data.len());
         Ok(Image { c, h, w, data })
     }
 
@@ -111,12 +107,7 @@ impl Image {
                 data.extend_from_slice(&row[x..x + w]);
             }
         }
-        Ok(Image {
-            c: self.c,
-            h,
-            w,
-            data,
-        })
+        Ok(Image { c: self.c, h, w, data })
     }
 }
 
@@ -140,19 +131,12 @@ impl AtomicFile {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(AtomicFile {
-            path: path.to_owned(),
-            tmp,
-            out: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
+        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(AtomicFile { path: path.to_owned(), tmp, out: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
 
     pub fn writer(&mut self) -> &mut BufWriter<File> {
-        self.out
-            .as_mut()
-            .expect("an AtomicFile is used only until its commit")
+        self.out.as_mut().expect("an AtomicFile is used only until its commit")
     }
 
     /// Where the bytes go until the commit (for error messages).
@@ -166,16 +150,10 @@ impl AtomicFile {
             .into_inner()
             .map_err(|e| e.into_error())
             .with_context(|| format!("cannot write {}", self.tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot flush {} to disk", self.tmp.display()))?;
+        file.sync_all().with_context(|| format!("cannot flush {} to disk", self.tmp.display()))?;
         drop(file);
-        let renamed = std::fs::rename(&self.tmp, &self.path).with_context(|| {
-            format!(
-                "cannot move {} to {}",
-                self.tmp.display(),
-                self.path.display()
-            )
-        });
+        let renamed = std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("cannot move {} to {}", self.tmp.display(), self.path.display()));
         if renamed.is_err() {
             let _ = std::fs::remove_file(&self.tmp);
         }
@@ -192,10 +170,7 @@ impl Drop for AtomicFile {
 }
 
 /// Writes `path` atomically (see [`AtomicFile`]) with `write`.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
-) -> Result<()> {
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
     let mut file = AtomicFile::create(path)?;
     write(file.writer())?;
     file.commit()

@@ -82,15 +82,12 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 impl Pack {
     /// Maps and validates `path`. Errors name the file and what is wrong with it.
     pub fn open(path: &Path) -> Result<Pack> {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         // SAFETY: the map is read-only. Packs are only ever replaced by rename (see
         // `PackWriter`), which leaves this file's contents untouched; another program writing
         // into a pack in place while it is open is outside what this reader can defend against.
-        let map = unsafe { Mmap::map(&file) }
-            .with_context(|| format!("cannot map {}", path.display()))?;
-        let (entries, _) =
-            parse(&map).with_context(|| format!("{} is not a valid pack", path.display()))?;
+        let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+        let (entries, _) = parse(&map).with_context(|| format!("{} is not a valid pack", path.display()))?;
         let checked = entries.iter().map(|_| AtomicU8::new(UNCHECKED)).collect();
         #[cfg(unix)]
         {
@@ -98,12 +95,7 @@ impl Pack {
             // are dropped again unused.
             let _ = map.advise(memmap2::Advice::Random);
         }
-        Ok(Pack {
-            path: path.to_owned(),
-            map,
-            entries,
-            checked,
-        })
+        Ok(Pack { path: path.to_owned(), map, entries, checked })
     }
 
     pub fn path(&self) -> &Path {
@@ -126,11 +118,7 @@ impl Pack {
     /// time it is read).
     pub fn image(&self, i: usize) -> Result<PackImage<'_>> {
         let e = self.entries.get(i).with_context(|| {
-            format!(
-                "{}: no image {i} (the pack holds {})",
-                self.path.display(),
-                self.len()
-            )
+            format!("{}: no image {i} (the pack holds {})", self.path.display(), self.len())
         })?;
         let pixels = &self.map[e.offset..e.offset + e.len];
         match self.checked[i].load(Ordering::Acquire) {
@@ -145,13 +133,7 @@ impl Pack {
                 ensure!(ok, "{}", self.corrupt(e));
             }
         }
-        Ok(PackImage {
-            h: e.h,
-            w: e.w,
-            c: e.c,
-            name: &e.name,
-            pixels,
-        })
+        Ok(PackImage { h: e.h, w: e.w, c: e.c, name: &e.name, pixels })
     }
 
     fn corrupt(&self, e: &Entry) -> String {
@@ -215,11 +197,7 @@ impl Pack {
                 // slice (here or on another thread) ever sees different contents.
                 // A failure only means the pages stay mapped a while longer.
                 let _ = unsafe {
-                    self.map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        start,
-                        end - start,
-                    )
+                    self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
                 };
             }
         }
@@ -250,10 +228,7 @@ fn parse(b: &[u8]) -> Result<(Vec<Entry>, usize)> {
         "the file is {} bytes long, too short for a pack header ({PREAMBLE} bytes); was it truncated?",
         b.len()
     );
-    ensure!(
-        &b[..8] == MAGIC,
-        "wrong magic bytes: this is not a ddr-engine pack"
-    );
+    ensure!(&b[..8] == MAGIC, "wrong magic bytes: this is not a ddr-engine pack");
     ensure!(
         crc32fast::hash(&b[..44]) == u32_at(b, 44),
         "the header is damaged (its checksum does not match)"
@@ -269,11 +244,7 @@ fn parse(b: &[u8]) -> Result<(Vec<Entry>, usize)> {
         file_len == b.len() as u64,
         "the header says the file is {file_len} bytes but it is {} bytes{}",
         b.len(),
-        if (b.len() as u64) < file_len {
-            ": it was truncated"
-        } else {
-            ""
-        }
+        if (b.len() as u64) < file_len { ": it was truncated" } else { "" }
     );
     let table_end = table_off.checked_add(table_len);
     ensure!(
@@ -294,31 +265,18 @@ fn parse(b: &[u8]) -> Result<(Vec<Entry>, usize)> {
     let mut entries = Vec::with_capacity(count);
     for i in 0..count {
         let t = &table[i * ENTRY..(i + 1) * ENTRY];
-        let (h, w, c) = (
-            u32_at(t, 0) as usize,
-            u32_at(t, 4) as usize,
-            u32_at(t, 8) as usize,
-        );
+        let (h, w, c) = (u32_at(t, 0) as usize, u32_at(t, 4) as usize, u32_at(t, 8) as usize);
         let (offset, len) = (u64_at(t, 16), u64_at(t, 24));
         let (name_off, name_len) = (u32_at(t, 32) as usize, u32_at(t, 36) as usize);
         let name = names
             .get(name_off..name_off + name_len)
             .and_then(|n| std::str::from_utf8(n).ok())
             .with_context(|| format!("image {i}: its name lies outside the table"))?;
-        ensure!(
-            h > 0 && w > 0 && (c == 1 || c == 3),
-            "image {i} (`{name}`): impossible shape {h}x{w}x{c}"
-        );
+        ensure!(h > 0 && w > 0 && (c == 1 || c == 3), "image {i} (`{name}`): impossible shape {h}x{w}x{c}");
         let want = (h as u64) * (w as u64) * (c as u64);
+        ensure!(len == want, "image {i} (`{name}`): {len} bytes recorded for a {h}x{w}x{c} image");
         ensure!(
-            len == want,
-            "image {i} (`{name}`): {len} bytes recorded for a {h}x{w}x{c} image"
-        );
-        ensure!(
-            offset >= PREAMBLE as u64
-                && offset
-                    .checked_add(len)
-                    .is_some_and(|e| e <= table_off as u64),
+            offset >= PREAMBLE as u64 && offset.checked_add(len).is_some_and(|e| e <= table_off as u64),
             "image {i} (`{name}`): its pixels ({len} bytes at {offset}) lie outside the pixel area"
         );
         entries.push(Entry {
@@ -377,10 +335,7 @@ impl PackWriter {
             "`{name}`: too large for a pack"
         );
         let pad = (ALIGN - self.pos % ALIGN) % ALIGN;
-        let r = self
-            .file
-            .writer()
-            .write_all(&[0u8; ALIGN as usize][..pad as usize]);
+        let r = self.file.writer().write_all(&[0u8; ALIGN as usize][..pad as usize]);
         self.io(r)?;
         let offset = self.pos + pad;
         let r = self.file.writer().write_all(pixels);
@@ -390,12 +345,9 @@ impl PackWriter {
             self.table.extend_from_slice(&v.to_le_bytes());
         }
         self.table.extend_from_slice(&offset.to_le_bytes());
-        self.table
-            .extend_from_slice(&(pixels.len() as u64).to_le_bytes());
-        self.table
-            .extend_from_slice(&(self.names.len() as u32).to_le_bytes());
-        self.table
-            .extend_from_slice(&(name.len() as u32).to_le_bytes());
+        self.table.extend_from_slice(&(pixels.len() as u64).to_le_bytes());
+        self.table.extend_from_slice(&(self.names.len() as u32).to_le_bytes());
+        self.table.extend_from_slice(&(name.len() as u32).to_le_bytes());
         self.table.extend_from_slice(&[0u8; 8]);
         self.names.extend_from_slice(name.as_bytes());
         self.count += 1;
@@ -425,15 +377,10 @@ impl PackWriter {
         pre.extend_from_slice(&crc.to_le_bytes());
         pre.resize(PREAMBLE, 0);
         let w = self.file.writer();
-        let r = w
-            .write_all(&table)
-            .and_then(|_| w.seek(SeekFrom::Start(0)))
-            .and_then(|_| w.write_all(&pre));
+        let r = w.write_all(&table).and_then(|_| w.seek(SeekFrom::Start(0))).and_then(|_| w.write_all(&pre));
         self.io(r)?;
         let path = self.path.clone();
-        self.file
-            .commit()
-            .with_context(|| format!("cannot finish {}", path.display()))?;
+        self.file.commit().with_context(|| format!("cannot finish {}", path.display()))?;
         Ok(file_len)
     }
 }

@@ -13,10 +13,7 @@ pub const FILES: [(&str, &[u8]); 5] = [
     ("chelsea.png", include_bytes!("photos/chelsea.png")),
     ("coffee.png", include_bytes!("photos/coffee.png")),
     ("rocket.jpg", include_bytes!("photos/rocket.jpg")),
-    (
-        "hubble_deep_field.jpg",
-        include_bytes!("photos/hubble_deep_field.jpg"),
-    ),
+    ("hubble_deep_field.jpg", include_bytes!("photos/hubble_deep_field.jpg")),
 ];
 
 /// Where each photograph comes from and under which terms.
@@ -24,10 +21,7 @@ pub const LICENSES: &str = include_str!("photos/LICENSES.md");
 
 /// The built-in photographs, decoded: (file name, RGB image).
 pub fn builtin() -> Result<Vec<(&'static str, RgbImage)>> {
-    FILES
-        .iter()
-        .map(|&(name, bytes)| Ok((name, decode(bytes, name)?)))
-        .collect()
+    FILES.iter().map(|&(name, bytes)| Ok((name, decode(bytes, name)?))).collect()
 }
 
 /// Writes the photographs (their original bytes) and `LICENSES.md` into `dir`, creating it.
@@ -40,8 +34,7 @@ pub fn export(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         let path = dir.join(name);
         super::write_atomic(&path, |w| {
             use std::io::Write;
-            w.write_all(bytes)
-                .with_context(|| format!("cannot write {}", path.display()))
+            w.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))
         })?;
         written.push(path);
     }
@@ -54,11 +47,7 @@ mod tests {
 
     #[test]
     fn builtin_photos_decode_to_their_documented_sizes() {
-        let sizes: Vec<_> = builtin()
-            .unwrap()
-            .iter()
-            .map(|(n, img)| (*n, img.dimensions()))
-            .collect();
+        let sizes: Vec<_> = builtin().unwrap().iter().map(|(n, img)| (*n, img.dimensions())).collect();
         assert_eq!(
             sizes,
             [
@@ -70,10 +59,7 @@ mod tests {
             ]
         );
         for (name, ..) in FILES {
-            assert!(
-                LICENSES.contains(name),
-                "{name} is missing from LICENSES.md"
-            );
+            assert!(LICENSES.contains(name), "{name} is missing from LICENSES.md");
         }
     }
 }

@@ -57,10 +57,7 @@ impl Prepare {
             "--downscale and --mod-crop must be at least 1"
         );
         if let Some(s) = self.sub_images {
-            ensure!(
-                s.size > 0 && s.step > 0,
-                "sub-image size and step must be positive"
-            );
+            ensure!(s.size > 0 && s.step > 0, "sub-image size and step must be positive");
         }
         Ok(())
     }
@@ -72,41 +69,27 @@ impl Prepare {
         let mut img = img;
         if let Some(n) = self.downscale.filter(|&n| n > 1) {
             let (w, h) = img.dimensions();
-            ensure!(
-                w as usize >= n && h as usize >= n,
-                "{name}: {w}x{h} is too small to shrink by {n}"
-            );
+            ensure!(w as usize >= n && h as usize >= n, "{name}: {w}x{h} is too small to shrink by {n}");
             img = imresize(&Image::from_rgb8(&img), 1.0 / n as f64)?.to_rgb8()?;
         }
         if let Some(n) = self.mod_crop {
             img = mod_crop(&img, n);
-            ensure!(
-                img.width() > 0 && img.height() > 0,
-                "{name}: smaller than the --mod-crop multiple {n}"
-            );
+            ensure!(img.width() > 0 && img.height() > 0, "{name}: smaller than the --mod-crop multiple {n}");
         }
         let Some(s) = self.sub_images else {
             return Ok(vec![(name.to_owned(), img)]);
         };
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let (ys, xs) = (
-            window_starts(h, s.size, s.step, s.thresh),
-            window_starts(w, s.size, s.step, s.thresh),
-        );
+        let (ys, xs) =
+            (window_starts(h, s.size, s.step, s.thresh), window_starts(w, s.size, s.step, s.thresh));
         if ys.is_empty() || xs.is_empty() {
             return Ok(vec![(name.to_owned(), img)]);
         }
         let mut out = Vec::with_capacity(ys.len() * xs.len());
         for &y in &ys {
             for &x in &xs {
-                let sub = image::imageops::crop_imm(
-                    &img,
-                    x as u32,
-                    y as u32,
-                    s.size as u32,
-                    s.size as u32,
-                )
-                .to_image();
+                let sub = image::imageops::crop_imm(&img, x as u32, y as u32, s.size as u32, s.size as u32)
+                    .to_image();
                 out.push((format!("{name}_s{:03}", out.len() + 1), sub));
             }
         }
@@ -133,11 +116,7 @@ mod tests {
         let p = Prepare {
             downscale: None,
             mod_crop: Some(4),
-            sub_images: Some(SubImages {
-                size: 16,
-                step: 12,
-                thresh: 0,
-            }),
+            sub_images: Some(SubImages { size: 16, step: 12, thresh: 0 }),
         };
         let out = p.apply("pic", img.clone()).unwrap();
         // 48x36 after the crop: x starts 0, 12, 24, 32; y starts 0, 12, 20.
@@ -146,10 +125,7 @@ mod tests {
         assert_eq!(out[5].1.get_pixel(0, 0).0, [12, 12, 7]);
         assert_eq!(out[11].1.get_pixel(15, 15).0, [47, 35, 7]);
 
-        let half = Prepare {
-            downscale: Some(2),
-            ..Prepare::default()
-        };
+        let half = Prepare { downscale: Some(2), ..Prepare::default() };
         let out = half.apply("pic", img).unwrap();
         assert_eq!(out[0].1.dimensions(), (25, 19));
     }

@@ -134,6 +134,11 @@ impl ParamBuilder {
         id
     }
 
+    /// The declared parameters and buffers.
+    pub fn specs(self) -> (Vec<ParamSpec>, Vec<ParamSpec>) {
+        (self.params, self.buffers)
+    }
+
     /// Allocates the buffers on `dev` and initialises every parameter from its own random stream
     /// `Rng::derive(seed, [index])`, so adding a layer does not change the others' init.
     pub fn build(self, dev: &Device, seed: u64) -> Result<Params> {

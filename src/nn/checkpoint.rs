@@ -1,0 +1,246 @@
+//! Checkpoints in safetensors, with the key names of a BasicSR `.pth` flattened:
+//!
+//! | key | what |
+//! |---|---|
+//! | `params.<name>` | trained weights, BasicSR/PyTorch state-dict names (`params.conv_first.weight`) |
+//! | `params_ema.<name>` | their exponential moving average (what BasicSR evaluates) |
+//! | `buffers.<name>` | non-trained state (BatchNorm running statistics) |
+//! | `optim.adam_m`, `optim.adam_v` | Adam's moments, flat, in parameter order |
+//!
+//! Metadata: `ddr_engine` = format version, `arch` = the [`Arch`] as JSON, `step`, and any
+//! `meta.*` strings the trainer adds (its configuration). A file holding plain state-dict keys
+//! (`conv_first.weight`, e.g. converted from PyTorch) loads as both params and params_ema when the
+//! architecture is given. Writes are atomic: a crash never leaves a half-written checkpoint.
+
+use super::models::Arch;
+use super::params::ParamSpec;
+use crate::data::write_atomic;
+use crate::Result;
+use anyhow::{bail, Context};
+use safetensors::{Dtype, SafeTensors};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+pub const FORMAT: &str = "ddr-engine checkpoint v1";
+
+/// Adam's state over the flat parameter buffer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamState {
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+/// Everything a run needs to resume, or a user needs to run a trained network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub arch: Arch,
+    pub step: u64,
+    pub params: Vec<f32>,
+    pub params_ema: Option<Vec<f32>>,
+    pub buffers: Vec<f32>,
+    pub optim: Option<AdamState>,
+    pub meta: BTreeMap<String, String>,
+}
+
+/// Which weights to use for inference and analysis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightSet {
+    /// The exponential moving average if the checkpoint has one, else the raw weights.
+    Ema,
+    /// The raw trained weights.
+    Raw,
+}
+
+impl Checkpoint {
+    pub fn weights(&self, which: WeightSet) -> &[f32] {
+        match (which, &self.params_ema) {
+            (WeightSet::Ema, Some(e)) => e,
+            _ => &self.params,
+        }
+    }
+}
+
+struct F32View<'a> {
+    shape: Vec<usize>,
+    data: &'a [f32],
+}
+
+impl safetensors::View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        // safetensors is little-endian, as are the platforms this engine runs on.
+        std::borrow::Cow::Borrowed(bytemuck::cast_slice(self.data))
+    }
+    fn data_len(&self) -> usize {
+        self.data.len() * 4
+    }
+}
+
+fn specs_of(arch: &Arch) -> Result<(Vec<ParamSpec>, Vec<ParamSpec>)> {
+    let (_, pb) = arch.declare()?;
+    Ok(pb.specs())
+}
+
+fn add_group<'a>(views: &mut Vec<(String, F32View<'a>)>, prefix: &str, specs: &[ParamSpec], data: &'a [f32]) {
+    for s in specs {
+        views.push((
+            format!("{prefix}.{}", s.name),
+            F32View { shape: s.shape.clone(), data: &data[s.range()] },
+        ));
+    }
+}
+
+/// Writes `ck` to `path` atomically.
+pub fn save(path: &Path, ck: &Checkpoint) -> Result<()> {
+    let (specs, buf_specs) = specs_of(&ck.arch)?;
+    let n: usize = specs.iter().map(ParamSpec::len).sum();
+    anyhow::ensure!(
+        ck.params.len() == n,
+        "checkpoint: {} parameters for an architecture of {n}",
+        ck.params.len()
+    );
+    let mut views: Vec<(String, F32View)> = Vec::new();
+    add_group(&mut views, "params", &specs, &ck.params);
+    if let Some(e) = &ck.params_ema {
+        add_group(&mut views, "params_ema", &specs, e);
+    }
+    add_group(&mut views, "buffers", &buf_specs, &ck.buffers);
+    if let Some(o) = &ck.optim {
+        views.push(("optim.adam_m".into(), F32View { shape: vec![n], data: &o.m }));
+        views.push(("optim.adam_v".into(), F32View { shape: vec![n], data: &o.v }));
+    }
+    let mut meta: HashMap<String, String> =
+        ck.meta.iter().map(|(k, v)| (format!("meta.{k}"), v.clone())).collect();
+    meta.insert("ddr_engine".into(), FORMAT.into());
+    meta.insert("arch".into(), serde_json::to_string(&ck.arch)?);
+    meta.insert("step".into(), ck.step.to_string());
+    let bytes = safetensors::serialize(views, Some(meta)).context("serialising the checkpoint")?;
+    write_atomic(path, |w| Ok(w.write_all(&bytes)?)).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The architecture a checkpoint declares, if any.
+pub fn read_arch(path: &Path) -> Result<Option<Arch>> {
+    let bytes = read(path)?;
+    let (_, md) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, e))?;
+    match md.metadata().as_ref().and_then(|m| m.get("arch")) {
+        Some(a) => Ok(Some(
+            serde_json::from_str(a).with_context(|| format!("{}: bad 'arch' metadata", path.display()))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read checkpoint {}", path.display()))
+}
+
+fn bad(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{} is not a valid safetensors checkpoint: {e}", path.display())
+}
+
+/// Loads a checkpoint, as the architecture stored in it or, for files without one, as `arch`.
+/// Every tensor the architecture declares must be present with its exact shape.
+pub fn load(path: &Path, arch: Option<&Arch>) -> Result<Checkpoint> {
+    let bytes = read(path)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, e))?;
+    let (_, md) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, e))?;
+    let md = md.metadata().clone().unwrap_or_default();
+    let stored: Option<Arch> = md
+        .get("arch")
+        .map(|a| serde_json::from_str(a))
+        .transpose()
+        .with_context(|| format!("{}: bad 'arch' metadata", path.display()))?;
+    let arch = match (stored, arch) {
+        (Some(s), Some(a)) if &s != a => {
+            bail!("{} holds a {} network, not the requested {}", path.display(), s.describe(), a.describe())
+        }
+        (Some(s), _) => s,
+        (None, Some(a)) => a.clone(),
+        (None, None) => bail!(
+            "{} does not say which network it holds; pass its architecture (e.g. --arch msrresnet,nf=64,nb=16,scale=4,gr=true)",
+            path.display()
+        ),
+    };
+    let (specs, buf_specs) = specs_of(&arch)?;
+    let names: Vec<&str> = st.names();
+    let plain = !names.iter().any(|n| n.starts_with("params."));
+    let group = |prefix: &str, specs: &[ParamSpec], required: bool| -> Result<Option<Vec<f32>>> {
+        let total: usize = specs.iter().map(ParamSpec::len).sum();
+        let mut out = vec![0f32; total];
+        for (i, s) in specs.iter().enumerate() {
+            let key = if prefix.is_empty() { s.name.clone() } else { format!("{prefix}.{}", s.name) };
+            let t = match st.tensor(&key) {
+                Ok(t) => t,
+                Err(_) if !required && i == 0 => return Ok(None),
+                Err(_) => bail!(
+                    "{}: no tensor {key}, which {} needs (shape {:?})",
+                    path.display(),
+                    arch.describe(),
+                    s.shape
+                ),
+            };
+            if t.shape() != s.shape.as_slice() {
+                bail!(
+                    "{}: tensor {key} has shape {:?}, but {} expects {:?}",
+                    path.display(),
+                    t.shape(),
+                    arch.describe(),
+                    s.shape
+                );
+            }
+            if t.dtype() != Dtype::F32 {
+                bail!(
+                    "{}: tensor {key} is {:?}; ddr-engine reads f32 checkpoints",
+                    path.display(),
+                    t.dtype()
+                );
+            }
+            for (o, b) in out[s.range()].iter_mut().zip(t.data().chunks_exact(4)) {
+                *o = f32::from_le_bytes(b.try_into().unwrap());
+            }
+        }
+        Ok(Some(out))
+    };
+    let (params, params_ema) = if plain {
+        let p = group("", &specs, true)?.unwrap();
+        (p.clone(), Some(p))
+    } else {
+        (group("params", &specs, true)?.unwrap(), group("params_ema", &specs, false)?)
+    };
+    let buffers = if buf_specs.is_empty() {
+        Vec::new()
+    } else if plain {
+        group("", &buf_specs, true)?.unwrap()
+    } else {
+        group("buffers", &buf_specs, true)?.unwrap()
+    };
+    let flat = |key: &str| -> Result<Option<Vec<f32>>> {
+        match st.tensor(key) {
+            Ok(t) if t.shape() == [params.len()] => Ok(Some(
+                t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+            )),
+            Ok(t) => {
+                bail!("{}: {key} has shape {:?}, expected [{}]", path.display(), t.shape(), params.len())
+            }
+            Err(_) => Ok(None),
+        }
+    };
+    let optim = match (flat("optim.adam_m")?, flat("optim.adam_v")?) {
+        (Some(m), Some(v)) => Some(AdamState { m, v }),
+        _ => None,
+    };
+    let step = md
+        .get("step")
+        .map(|s| s.parse::<u64>())
+        .transpose()
+        .with_context(|| format!("{}: bad step", path.display()))?;
+    let meta =
+        md.iter().filter_map(|(k, v)| k.strip_prefix("meta.").map(|k| (k.to_string(), v.clone()))).collect();
+    Ok(Checkpoint { arch, step: step.unwrap_or(0), params, params_ema, buffers, optim, meta })
+}

@@ -1,0 +1,140 @@
+//! The super-resolution networks: MSRResNet (the DDR paper's and FAIG's SRResNet, with or without
+//! the global residual) and FAIG's SRCNN-style network.
+//!
+//! An [`Arch`] is stored in every checkpoint, so `sr`, `probe` and `faig` rebuild the network a
+//! checkpoint was trained as without being told.
+
+pub mod msrresnet;
+pub mod srcnn;
+
+use super::{Layer, ParamBuilder, Params, Pass};
+use crate::device::Device;
+use crate::tensor::Tensor;
+use crate::Result;
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+/// A network architecture and its hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Arch {
+    /// BasicSR's MSRResNet: `nf` features, `nb` residual blocks, x2/x3/x4; `global_residual`
+    /// adds the bilinearly upsampled input to the output (the paper's "wGR").
+    Msrresnet { nf: usize, nb: usize, scale: usize, global_residual: bool },
+    /// FAIG's 9-layer SRCNN-style network (x2 in the paper; x3, x4 supported).
+    SrcnnStyle { scale: usize },
+}
+
+impl Arch {
+    pub fn scale(&self) -> usize {
+        match self {
+            Arch::Msrresnet { scale, .. } | Arch::SrcnnStyle { scale } => *scale,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Arch::Msrresnet { nf, nb, scale, .. } => {
+                if nf == 0 || nb == 0 {
+                    bail!("msrresnet needs nf > 0 and nb > 0 (got nf {nf}, nb {nb})");
+                }
+                if ![2, 3, 4].contains(&scale) {
+                    bail!("msrresnet supports scale 2, 3 or 4, not {scale}");
+                }
+            }
+            Arch::SrcnnStyle { scale } => {
+                if ![2, 3, 4].contains(&scale) {
+                    bail!("srcnn_style supports scale 2, 3 or 4, not {scale}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A one-line description, e.g. "msrresnet nf 64 nb 16 x4 wGR".
+    pub fn describe(&self) -> String {
+        match self {
+            Arch::Msrresnet { nf, nb, scale, global_residual } => {
+                format!(
+                    "msrresnet nf {nf} nb {nb} x{scale} {}",
+                    if *global_residual { "wGR" } else { "woGR" }
+                )
+            }
+            Arch::SrcnnStyle { scale } => format!("srcnn_style x{scale}"),
+        }
+    }
+
+    /// The network and its freshly initialised parameters on `dev`.
+    pub fn build(&self, dev: &Device, seed: u64) -> Result<(Box<dyn SrNet>, Params)> {
+        let (net, pb) = self.declare()?;
+        Ok((net, pb.build(dev, seed)?))
+    }
+
+    /// The network and its parameter declarations, without allocating them.
+    pub fn declare(&self) -> Result<(Box<dyn SrNet>, ParamBuilder)> {
+        self.validate()?;
+        let mut pb = ParamBuilder::new();
+        let net: Box<dyn SrNet> = match *self {
+            Arch::Msrresnet { nf, nb, scale, global_residual } => {
+                Box::new(msrresnet::MsrResNet::new(&mut pb, nf, nb, scale, global_residual, self.clone()))
+            }
+            Arch::SrcnnStyle { scale } => Box::new(srcnn::SrcnnStyle::new(&mut pb, scale, self.clone())),
+        };
+        Ok((net, pb))
+    }
+}
+
+/// A super-resolution network: a [`Layer`] from LR to HR images, with named feature taps.
+pub trait SrNet: Layer {
+    fn arch(&self) -> &Arch;
+
+    /// The feature maps [`SrNet::features`] can return, in network order.
+    fn tap_names(&self) -> Vec<String>;
+
+    /// Runs the network in eval mode on `x` until every requested tap is computed and returns
+    /// them in the order asked for.
+    fn features(&mut self, p: &mut Params, x: &Tensor, taps: &[String]) -> Result<Vec<Tensor>>;
+}
+
+/// Collects requested taps during a forward pass.
+pub(crate) struct TapSet<'a> {
+    wanted: &'a [String],
+    got: Vec<Option<Tensor>>,
+}
+
+impl<'a> TapSet<'a> {
+    pub(crate) fn new(wanted: &'a [String], known: &[String]) -> Result<Self> {
+        for w in wanted {
+            if !known.contains(w) {
+                bail!("this network has no layer '{w}' to tap; it has: {}", known.join(", "));
+            }
+        }
+        Ok(TapSet { wanted, got: vec![None; wanted.len()] })
+    }
+
+    /// Records `t` under `name` if it is wanted; true once every wanted tap is recorded.
+    pub(crate) fn offer(&mut self, name: &str, t: &Tensor) -> bool {
+        for (w, slot) in self.wanted.iter().zip(&mut self.got) {
+            if w == name {
+                *slot = Some(t.clone());
+            }
+        }
+        self.done()
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.got.iter().all(Option::is_some)
+    }
+
+    pub(crate) fn finish(self) -> Result<Vec<Tensor>> {
+        self.got
+            .into_iter()
+            .map(|t| t.ok_or_else(|| anyhow::anyhow!("a requested tap was not reached")))
+            .collect()
+    }
+}
+
+/// Eval-mode forward of a whole network (no activations kept).
+pub fn infer(net: &mut dyn SrNet, p: &mut Params, x: &Tensor) -> Result<Tensor> {
+    net.forward(p, x, Pass::EVAL)
+}
