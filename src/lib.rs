@@ -12,10 +12,12 @@
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod infer;
 pub mod nn;
 pub mod ops;
 pub mod rng;
 pub mod tensor;
+pub mod train;
 
 pub use anyhow::{Error, Result};
 pub use device::{Device, DeviceSpec};

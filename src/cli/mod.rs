@@ -2,6 +2,8 @@
 
 mod data;
 mod info;
+mod sr;
+mod train;
 
 use crate::device::{cpu, Device, DeviceSpec};
 use crate::Result;
@@ -48,10 +50,10 @@ impl GlobalArgs {
 pub enum Command {
     /// Turn folders of photos into memory-mapped packs; make degraded test sets.
     Data(data::DataArgs),
-    /// Train an SR network (MSRResNet with/without global residual, SRCNN-style, SRGAN).
-    Train(Placeholder),
+    /// Train an SR network (MSRResNet with/without global residual, SRCNN-style).
+    Train(train::TrainArgs),
     /// Run a trained SR network on images.
-    Sr(Placeholder),
+    Sr(sr::SrArgs),
     /// Deep degradation representations: features -> PCA -> t-SNE -> WD/BD/CHI, plots, report.
     Probe(Placeholder),
     /// Exact t-SNE of any .npy matrix.
@@ -77,8 +79,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(a) => data::run(&cli.global, a),
-        Command::Train(_) => not_implemented("train"),
-        Command::Sr(_) => not_implemented("sr"),
+        Command::Train(a) => train::run(&cli.global, &a),
+        Command::Sr(a) => sr::run(&cli.global, &a),
         Command::Probe(_) => not_implemented("probe"),
         Command::Tsne(_) => not_implemented("tsne"),
         Command::Faig(_) => not_implemented("faig"),

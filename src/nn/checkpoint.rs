@@ -18,7 +18,7 @@ use crate::data::write_atomic;
 use crate::Result;
 use anyhow::{bail, Context};
 use safetensors::{Dtype, SafeTensors};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -61,25 +61,39 @@ impl Checkpoint {
     }
 }
 
+/// One named f32 tensor on its way to the file.
 struct F32View<'a> {
     shape: Vec<usize>,
     data: &'a [f32],
 }
 
-impl safetensors::View for F32View<'_> {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
+/// Serialises tensors in safetensors format with every key in sorted order (the safetensors
+/// crate orders its metadata by a randomly seeded hash map), so the same checkpoint is always the
+/// same bytes.
+fn serialize_sorted(tensors: Vec<(String, F32View)>, meta: BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let mut tensors = tensors;
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, t) in &tensors {
+        let len = t.data.len() * 4;
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + len]}),
+        );
+        offset += len;
     }
-    fn shape(&self) -> &[usize] {
-        &self.shape
+    header.insert("__metadata__".into(), serde_json::to_value(meta)?);
+    let mut h = serde_json::to_vec(&serde_json::Value::Object(header))?;
+    h.resize(h.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + h.len() + offset);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    for (_, t) in &tensors {
+        // safetensors is little-endian.
+        t.data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
     }
-    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        // safetensors is little-endian, as are the platforms this engine runs on.
-        std::borrow::Cow::Borrowed(bytemuck::cast_slice(self.data))
-    }
-    fn data_len(&self) -> usize {
-        self.data.len() * 4
-    }
+    Ok(out)
 }
 
 fn specs_of(arch: &Arch) -> Result<(Vec<ParamSpec>, Vec<ParamSpec>)> {
@@ -115,12 +129,12 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<()> {
         views.push(("optim.adam_m".into(), F32View { shape: vec![n], data: &o.m }));
         views.push(("optim.adam_v".into(), F32View { shape: vec![n], data: &o.v }));
     }
-    let mut meta: HashMap<String, String> =
+    let mut meta: BTreeMap<String, String> =
         ck.meta.iter().map(|(k, v)| (format!("meta.{k}"), v.clone())).collect();
     meta.insert("ddr_engine".into(), FORMAT.into());
     meta.insert("arch".into(), serde_json::to_string(&ck.arch)?);
     meta.insert("step".into(), ck.step.to_string());
-    let bytes = safetensors::serialize(views, Some(meta)).context("serialising the checkpoint")?;
+    let bytes = serialize_sorted(views, meta)?;
     write_atomic(path, |w| Ok(w.write_all(&bytes)?)).with_context(|| format!("writing {}", path.display()))
 }
 

@@ -25,6 +25,37 @@ pub enum Arch {
     SrcnnStyle { scale: usize },
 }
 
+/// `msrresnet,nf=64,nb=16,scale=4,gr=true` or `srcnn_style,scale=2`.
+impl std::str::FromStr for Arch {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let mut parts = s.split(',');
+        let kind = parts.next().unwrap_or_default().trim();
+        let mut kv = std::collections::HashMap::new();
+        for p in parts {
+            let (k, v) = p.split_once('=').ok_or_else(|| format!("'{p}' is not key=value"))?;
+            kv.insert(k.trim(), v.trim());
+        }
+        let num = |k: &str, d: usize| -> std::result::Result<usize, String> {
+            kv.get(k).map_or(Ok(d), |v| v.parse().map_err(|_| format!("{k}={v} is not a number")))
+        };
+        let arch = match kind {
+            "msrresnet" => Arch::Msrresnet {
+                nf: num("nf", 64)?,
+                nb: num("nb", 16)?,
+                scale: num("scale", 4)?,
+                global_residual: kv
+                    .get("gr")
+                    .map_or(Ok(true), |v| v.parse().map_err(|_| format!("gr={v} is not true/false")))?,
+            },
+            "srcnn_style" => Arch::SrcnnStyle { scale: num("scale", 2)? },
+            other => return Err(format!("unknown architecture '{other}' (msrresnet or srcnn_style)")),
+        };
+        arch.validate().map_err(|e| e.to_string())?;
+        Ok(arch)
+    }
+}
+
 impl Arch {
     pub fn scale(&self) -> usize {
         match self {

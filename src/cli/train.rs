@@ -1,0 +1,57 @@
+//! `ddr-engine train`: fit an SR network as a configuration file says.
+
+use super::GlobalArgs;
+use crate::train::{train, TrainConfig, TrainOptions};
+use crate::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  ddr-engine train --config docs/configs/msrresnet_cpu.toml --out runs/msr_wgr
+  ddr-engine train --config docs/configs/msrresnet_cpu.toml --out runs/msr_wogr --set model.global_residual=false
+  ddr-engine train --config docs/configs/msrresnet_cpu.toml --out runs/msr_wgr --resume
+
+The run folder gets config.toml (the resolved configuration), metrics.jsonl (loss, learning rate,
+validation PSNR against bicubic), ckpt/latest.safetensors (with optimiser state, for --resume),
+ckpt/step_N.safetensors every run.ckpt_every iterations, and model.safetensors at the end (the
+network for `sr`, `probe` and `faig`). See docs/configs/ for annotated examples.")]
+pub struct TrainArgs {
+    /// The run's configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The run folder.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Override a configuration value, e.g. --set run.iterations=5000 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Continue the run in --out from its latest checkpoint, bit for bit.
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Stop after this iteration as if killed (for testing --resume).
+    #[arg(long, hide = true)]
+    stop_after: Option<u64>,
+}
+
+pub fn run(global: &GlobalArgs, a: &TrainArgs) -> Result<()> {
+    let cfg = TrainConfig::load(&a.config, &a.overrides)?;
+    let dev = global.open_device()?;
+    eprintln!(
+        "training {} on {dev} for {} iterations into {}",
+        cfg.model.describe(),
+        cfg.run.iterations,
+        a.out.display()
+    );
+    let opts = TrainOptions { resume: a.resume, stop_after: a.stop_after, quiet: a.quiet };
+    let s = train(&cfg, &a.out, &dev, &opts)?;
+    let val = match (s.val_psnr_y, s.bicubic_psnr_y) {
+        (Some(v), Some(b)) => format!(", validation PSNR-Y {v:.3} dB (bicubic {b:.3} dB, {:+.3} dB)", v - b),
+        _ => String::new(),
+    };
+    eprintln!("done: {} iterations in {:.1} s, final loss {:.5}{val}", s.iterations, s.seconds, s.final_loss);
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! A training run's configuration: one TOML file (examples in `configs/`), overridable from the
+//! command line with `--set section.key=value`. Unknown keys are errors, so a typo never
+//! silently leaves a default in place.
+
+use super::schedule::Schedule;
+use crate::nn::models::Arch;
+use crate::Result;
+use anyhow::{bail, ensure, Context};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The network to train.
+    pub model: Arch,
+    /// Start from this checkpoint's weights (EMA if it has them) instead of a fresh init:
+    /// FAIG's target is fine-tuned from the baseline, SRGAN's generator from an MSE model.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    #[serde(default)]
+    pub schedule: Schedule,
+    pub run: RunConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// A pack of HR training photos (`ddr-engine data pack`).
+    pub train: PathBuf,
+    /// Held-out HR photos for validation: a folder of PNG/JPEG, or "builtin" for the photos that
+    /// ship with ddr-engine. Empty: no validation.
+    #[serde(default)]
+    pub val: Option<String>,
+    /// LR patch side (the HR patch is lr_patch * scale).
+    #[serde(default = "default_lr_patch")]
+    pub lr_patch: usize,
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Random flips and transposes.
+    #[serde(default = "yes")]
+    pub augment: bool,
+    /// On-the-fly degradations from HR to LR, e.g. "blur:21:2@0.5,bilinear:1/4,noise:25.5@0.5"
+    /// (FAIG's target); empty means clean bicubic LR.
+    #[serde(default)]
+    pub degradations: String,
+    /// Loader worker threads.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Validation images are centre-cropped to this HR size (0: whole images).
+    #[serde(default = "default_val_crop")]
+    pub val_crop: usize,
+    /// At most this many validation images.
+    #[serde(default = "default_val_images")]
+    pub val_images: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PixelLoss {
+    L1,
+    Mse,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    #[serde(default = "default_loss")]
+    pub loss: PixelLoss,
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default = "default_beta1")]
+    pub beta1: f32,
+    #[serde(default = "default_beta2")]
+    pub beta2: f32,
+    #[serde(default = "default_eps")]
+    pub eps: f32,
+    #[serde(default)]
+    pub weight_decay: f32,
+    /// Decay of the parameters' exponential moving average (0 disables it).
+    #[serde(default = "default_ema")]
+    pub ema: f32,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig {
+            loss: default_loss(),
+            lr: default_lr(),
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            eps: default_eps(),
+            weight_decay: 0.0,
+            ema: default_ema(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub iterations: u64,
+    #[serde(default)]
+    pub seed: u64,
+    /// Validate every this many iterations (0: only at the end).
+    #[serde(default)]
+    pub val_every: u64,
+    /// Write a checkpoint every this many iterations (0: only at the end).
+    #[serde(default)]
+    pub ckpt_every: u64,
+    /// Append the training loss to metrics.jsonl every this many iterations.
+    #[serde(default = "default_log_every")]
+    pub log_every: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_lr_patch() -> usize {
+    32
+}
+fn default_batch() -> usize {
+    16
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_val_crop() -> usize {
+    256
+}
+fn default_val_images() -> usize {
+    10
+}
+fn default_loss() -> PixelLoss {
+    PixelLoss::L1
+}
+fn default_lr() -> f64 {
+    2e-4
+}
+fn default_beta1() -> f32 {
+    0.9
+}
+fn default_beta2() -> f32 {
+    0.99
+}
+fn default_eps() -> f32 {
+    1e-8
+}
+fn default_ema() -> f32 {
+    0.999
+}
+fn default_log_every() -> u64 {
+    10
+}
+
+impl TrainConfig {
+    /// Reads `path`, applies `key=value` overrides, resolves relative paths against the
+    /// config file's folder, and checks the values.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut value: toml::Table =
+            toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+        for o in overrides {
+            apply_override(&mut value, o)?;
+        }
+        let mut cfg: TrainConfig = toml::Value::Table(value)
+            .try_into()
+            .with_context(|| format!("{}: invalid training configuration", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.data.train);
+        if let Some(p) = &mut self.init_from {
+            fix(p);
+        }
+        if let Some(v) = &mut self.data.val {
+            if v != "builtin" && !v.is_empty() && Path::new(v).is_relative() {
+                *v = base.join(&*v).display().to_string();
+            }
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.schedule.validate()?;
+        ensure!(self.run.iterations > 0, "run.iterations must be > 0");
+        ensure!(self.data.batch > 0 && self.data.lr_patch > 0, "data.batch and data.lr_patch must be > 0");
+        ensure!(self.optim.lr > 0.0 && self.optim.lr.is_finite(), "optim.lr must be a positive number");
+        ensure!((0.0..1.0).contains(&self.optim.ema), "optim.ema must be in [0, 1)");
+        ensure!(
+            (0.0..1.0).contains(&self.optim.beta1) && (0.0..1.0).contains(&self.optim.beta2),
+            "optim.beta1 and optim.beta2 must be in [0, 1)"
+        );
+        Ok(())
+    }
+}
+
+/// `a.b.c=value`: value parsed as TOML if it can be (numbers, booleans, arrays), else a string.
+fn apply_override(root: &mut toml::Table, o: &str) -> Result<()> {
+    let Some((key, raw)) = o.split_once('=') else { bail!("--set {o}: expected key=value") };
+    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap(),
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut table = root;
+    for part in &parts[..parts.len() - 1] {
+        table = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("--set {o}: '{part}' is not a section"))?;
+    }
+    table.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"
+[model]
+kind = "msrresnet"
+nf = 16
+nb = 2
+scale = 4
+global_residual = true
+
+[data]
+train = "photos.pack"
+
+[run]
+iterations = 10
+"#;
+
+    fn load(text: &str, overrides: &[&str]) -> Result<TrainConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.toml");
+        std::fs::write(&p, text).unwrap();
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        TrainConfig::load(&p, &o)
+    }
+
+    #[test]
+    fn defaults_overrides_and_relative_paths() {
+        let c = load(MIN, &["run.iterations=50", "optim.lr=1e-4", "schedule.kind=constant"]).unwrap();
+        assert_eq!(c.run.iterations, 50);
+        assert_eq!(c.optim.lr, 1e-4);
+        assert_eq!(c.data.batch, 16);
+        assert!(c.data.train.is_absolute() && c.data.train.ends_with("photos.pack"));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        let e = load(&MIN.replace("iterations", "iteratons"), &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("iteratons"), "{e:#}");
+        assert!(load(MIN, &["optim.lr=-1"]).is_err());
+        assert!(load(MIN, &["model.scale=5"]).is_err());
+        assert!(load(MIN, &["noequals"]).is_err());
+    }
+}

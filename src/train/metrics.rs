@@ -1,0 +1,71 @@
+//! Image quality as SR papers report it (BasicSR's conventions): PSNR on 8-bit images, a border
+//! of `crop` pixels left out, on RGB or on the Y channel of MATLAB's rgb2ycbcr.
+
+use crate::data::Image;
+
+/// MATLAB's Y of BT.601 for RGB in [0, 1], on the 0-255 scale: 16 + 65.481 R + 128.553 G + 24.966 B.
+fn luma(r: f64, g: f64, b: f64) -> f64 {
+    16.0 + 65.481 * r + 128.553 * g + 24.966 * b
+}
+
+/// PSNR in dB between two images of the same shape, both rounded to 8 bits first, ignoring
+/// `crop` pixels at each border; on the Y channel if `y_only`. Identical images give infinity.
+pub fn psnr(a: &Image, b: &Image, crop: usize, y_only: bool) -> f64 {
+    assert_eq!((a.c, a.h, a.w), (b.c, b.h, b.w), "psnr: shapes differ");
+    let q = |v: f32| crate::data::quantize(v) as f64;
+    let (h, w) = (a.h, a.w);
+    let plane = h * w;
+    let mut sum = 0f64;
+    let mut n = 0usize;
+    for y in crop..h.saturating_sub(crop) {
+        for x in crop..w.saturating_sub(crop) {
+            let i = y * w + x;
+            if y_only && a.c == 3 {
+                let ya = luma(
+                    q(a.data[i]) / 255.0,
+                    q(a.data[plane + i]) / 255.0,
+                    q(a.data[2 * plane + i]) / 255.0,
+                );
+                let yb = luma(
+                    q(b.data[i]) / 255.0,
+                    q(b.data[plane + i]) / 255.0,
+                    q(b.data[2 * plane + i]) / 255.0,
+                );
+                sum += (ya - yb).powi(2);
+                n += 1;
+            } else {
+                for c in 0..a.c {
+                    sum += (q(a.data[c * plane + i]) - q(b.data[c * plane + i])).powi(2);
+                    n += 1;
+                }
+            }
+        }
+    }
+    let mse = sum / n.max(1) as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psnr_of_a_known_error() {
+        let a = Image::new(1, 4, 4, vec![0.0; 16]).unwrap();
+        let mut b = a.clone();
+        b.data.iter_mut().for_each(|v| *v = 10.0 / 255.0);
+        // mse = 100 -> 10 log10(65025 / 100) = 28.1308...
+        assert!((psnr(&a, &b, 0, false) - 28.130803608679106).abs() < 1e-9);
+        assert!(psnr(&a, &a, 1, false).is_infinite());
+    }
+
+    #[test]
+    fn luma_of_white_and_black_matches_matlab() {
+        assert!((luma(1.0, 1.0, 1.0) - 235.0).abs() < 1e-9);
+        assert_eq!(luma(0.0, 0.0, 0.0), 16.0);
+    }
+}

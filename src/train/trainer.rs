@@ -1,0 +1,376 @@
+//! The pixel-loss training loop (L1 or MSE, Adam, LR schedule, EMA), with validation against
+//! bicubic, checkpoints, a JSONL metrics log and exact resumption.
+//!
+//! Everything a step does is a function of (configuration, step): the batch comes from
+//! `Loader::batch(step)`, the learning rate from the schedule, and the optimiser state is in the
+//! checkpoint. A run resumed from a checkpoint therefore continues bit for bit on the CPU.
+
+use super::config::{PixelLoss, TrainConfig};
+use super::metrics::psnr;
+use crate::data::imresize::imresize;
+use crate::data::loader::{Loader, LoaderConfig};
+use crate::data::pack::Pack;
+use crate::data::{image_io, photos, prepare::mod_crop, Image};
+use crate::device::Device;
+use crate::infer::super_resolve;
+use crate::nn::checkpoint::{self, AdamState, Checkpoint, WeightSet};
+use crate::nn::models::SrNet;
+use crate::nn::{Params, Pass, Want};
+use crate::ops::optim::{adam_step, ema, AdamStep};
+use crate::ops::{self};
+use crate::tensor::Tensor;
+use crate::Result;
+use anyhow::{bail, ensure, Context};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How this invocation runs (not part of the run's configuration).
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Continue the run in the output folder from its latest checkpoint.
+    pub resume: bool,
+    /// Stop after this iteration as if killed (checkpoints already written stay; nothing else is
+    /// written). For testing resumption.
+    pub stop_after: Option<u64>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// Where a run keeps its files.
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+    /// The latest checkpoint, with optimiser state (what --resume reads).
+    pub fn latest(&self) -> PathBuf {
+        self.root.join("ckpt").join("latest.safetensors")
+    }
+    pub fn numbered(&self, step: u64) -> PathBuf {
+        self.root.join("ckpt").join(format!("step_{step:08}.safetensors"))
+    }
+    /// The final network, without optimiser state: what `sr`, `probe` and `faig` take.
+    pub fn model(&self) -> PathBuf {
+        self.root.join("model.safetensors")
+    }
+}
+
+/// One validation image: HR, its 8-bit bicubic LR, and the bicubic upscaling's PSNR-Y.
+struct ValImage {
+    hr: Image,
+    lr: Image,
+    bicubic_psnr_y: f64,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    pub iterations: u64,
+    pub final_loss: f64,
+    pub val_psnr_y: Option<f64>,
+    pub bicubic_psnr_y: Option<f64>,
+    pub seconds: f64,
+}
+
+fn quantized(mut img: Image) -> Image {
+    img.quantize();
+    img
+}
+
+fn load_val(spec: &str, scale: usize, crop: usize, max: usize) -> Result<Vec<ValImage>> {
+    let photos: Vec<image::RgbImage> = if spec == "builtin" {
+        photos::builtin()?.into_iter().map(|(_, p)| p).collect()
+    } else {
+        let (paths, _) = image_io::list_photos(&[PathBuf::from(spec)])?;
+        ensure!(!paths.is_empty(), "no validation photos in {spec}");
+        paths.iter().map(|p| image_io::load(p)).collect::<Result<_>>()?
+    };
+    photos
+        .into_iter()
+        .take(max)
+        .map(|p| {
+            let mut hr = Image::from_rgb8(&mod_crop(&p, scale));
+            if crop > 0 && (hr.h > crop || hr.w > crop) {
+                let (ch, cw) = (crop.min(hr.h) / scale * scale, crop.min(hr.w) / scale * scale);
+                hr = hr.crop((hr.h - ch) / 2, (hr.w - cw) / 2, ch, cw)?;
+            }
+            let lr = quantized(imresize(&hr, 1.0 / scale as f64)?);
+            let bicubic = imresize(&lr, scale as f64)?;
+            let bicubic_psnr_y = psnr(&bicubic, &hr, scale, true);
+            Ok(ValImage { hr, lr, bicubic_psnr_y })
+        })
+        .collect()
+}
+
+/// Mean PSNR-RGB and PSNR-Y of the network (with `weights`) over the validation set.
+fn validate(
+    net: &mut dyn SrNet,
+    weights: &Tensor,
+    p: &mut Params,
+    val: &[ValImage],
+    dev: &Device,
+) -> Result<(f64, f64)> {
+    let trained = std::mem::replace(&mut p.values, weights.clone());
+    let mut sums = (0.0, 0.0);
+    let result = (|| {
+        for v in val {
+            let sr = super_resolve(net, p, &v.lr, dev, None)?;
+            let s = net.arch().scale();
+            sums.0 += psnr(&sr, &v.hr, s, false);
+            sums.1 += psnr(&sr, &v.hr, s, true);
+        }
+        Ok::<_, anyhow::Error>(())
+    })();
+    p.values = trained;
+    result?;
+    Ok((sums.0 / val.len() as f64, sums.1 / val.len() as f64))
+}
+
+fn append_metrics(path: &Path, line: serde_json::Value) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(f, "{line}")?;
+    Ok(())
+}
+
+/// Keeps only the metrics lines of steps up to `step` (a resumed run rewrites what follows).
+fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["step"].as_u64())
+                .is_some_and(|s| s <= step)
+        })
+        .collect();
+    crate::data::write_atomic(path, |w| {
+        for l in kept {
+            writeln!(w, "{l}")?;
+        }
+        Ok(())
+    })
+}
+
+/// The run's settings that a resumed run must share with the original.
+fn resume_key(cfg: &TrainConfig) -> Result<String> {
+    let mut c = cfg.clone();
+    c.run.iterations = 0;
+    c.run.val_every = 0;
+    c.run.ckpt_every = 0;
+    c.run.log_every = 0;
+    Ok(toml::to_string(&c)?)
+}
+
+/// Trains as `cfg` says, writing into `out`.
+pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -> Result<Summary> {
+    let run = RunDir { root: out.to_path_buf() };
+    std::fs::create_dir_all(run.root.join("ckpt"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    let scale = cfg.model.scale();
+
+    // Network, optimiser state, EMA: fresh, from init_from, or from the run's latest checkpoint.
+    let (mut net, mut p) = cfg.model.build(dev, cfg.run.seed)?;
+    let n = p.len();
+    let mut start = 0u64;
+    let (mut m, mut v) = (Tensor::zeros(&[n], dev)?, Tensor::zeros(&[n], dev)?);
+    let mut ema_w: Option<Tensor> = None;
+    if opts.resume {
+        let latest = run.latest();
+        ensure!(latest.exists(), "--resume: {} has no checkpoint to resume from", latest.display());
+        let ck = checkpoint::load(&latest, Some(&cfg.model))?;
+        let stored = ck.meta.get("resume_key").cloned().unwrap_or_default();
+        ensure!(
+            stored == resume_key(cfg)?,
+            "--resume: the configuration differs from the run in {} (only run.iterations and the \
+             logging intervals may change)",
+            out.display()
+        );
+        start = ck.step;
+        p.values = Tensor::from_slice(&ck.params, &[n], dev)?;
+        p.buffers = Tensor::from_slice(&ck.buffers, &[ck.buffers.len()], dev)?;
+        let o = ck.optim.context("--resume: the checkpoint has no optimiser state")?;
+        m = Tensor::from_vec(o.m, &[n], dev)?;
+        v = Tensor::from_vec(o.v, &[n], dev)?;
+        ema_w = ck.params_ema.map(|e| Tensor::from_vec(e, &[n], dev)).transpose()?;
+        truncate_metrics(&run.metrics(), start)?;
+    } else {
+        if run.latest().exists() {
+            bail!(
+                "{} already holds a run; pass --resume to continue it, or choose another --out",
+                out.display()
+            );
+        }
+        if let Some(init) = &cfg.init_from {
+            let ck = checkpoint::load(init, Some(&cfg.model)).with_context(|| "init_from")?;
+            p.values = Tensor::from_slice(ck.weights(WeightSet::Ema), &[n], dev)?;
+        }
+        let _ = std::fs::remove_file(run.metrics());
+    }
+    if cfg.optim.ema > 0.0 && ema_w.is_none() {
+        ema_w = Some(p.values.deep_clone()?);
+    }
+    crate::data::write_atomic(&run.config(), |w| Ok(w.write_all(toml::to_string(cfg)?.as_bytes())?))?;
+
+    let pack = Arc::new(Pack::open(&cfg.data.train)?);
+    let degradations = cfg.data.degradations.parse().with_context(|| "data.degradations")?;
+    let mut loader = Loader::new(
+        pack,
+        LoaderConfig {
+            batch: cfg.data.batch,
+            lr_patch: cfg.data.lr_patch,
+            scale,
+            augment: cfg.data.augment,
+            degradations,
+            round_lr: true,
+            seed: cfg.run.seed,
+            workers: cfg.data.workers,
+            prefetch: 4,
+        },
+    )?;
+    loader.seek(start + 1);
+    let val = match cfg.data.val.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(spec) => load_val(spec, scale, cfg.data.val_crop, cfg.data.val_images)?,
+    };
+    let bicubic_y =
+        (!val.is_empty()).then(|| val.iter().map(|v| v.bicubic_psnr_y).sum::<f64>() / val.len() as f64);
+
+    let pb = if opts.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(cfg.run.iterations)
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}, {per_sec}]",
+        )
+        .unwrap(),
+    );
+    pb.set_position(start);
+    let t0 = Instant::now();
+    let mut last_loss = f64::NAN;
+    let mut last_val = None;
+    let save = |step: u64,
+                p: &Params,
+                m: &Tensor,
+                v: &Tensor,
+                ema_w: &Option<Tensor>,
+                path: &Path,
+                optim: bool|
+     -> Result<()> {
+        let ck = Checkpoint {
+            arch: cfg.model.clone(),
+            step,
+            params: p.values.to_vec()?,
+            params_ema: ema_w.as_ref().map(|e| e.to_vec()).transpose()?,
+            buffers: p.buffers.to_vec()?,
+            optim: optim
+                .then(|| Ok::<_, anyhow::Error>(AdamState { m: m.to_vec()?, v: v.to_vec()? }))
+                .transpose()?,
+            meta: [
+                ("config".to_string(), toml::to_string(cfg)?),
+                ("resume_key".to_string(), resume_key(cfg)?),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        checkpoint::save(path, &ck)
+    };
+
+    for step in start + 1..=cfg.run.iterations {
+        let batch = loader.next()?;
+        debug_assert_eq!(batch.step, step);
+        let (lr, hr) = (batch.lr.to_device(dev)?, batch.hr.to_device(dev)?);
+        let y = net.forward(&mut p, &lr, Pass::TRAIN)?;
+        let (loss, dy) = match cfg.optim.loss {
+            PixelLoss::L1 => ops::loss::l1_mean(&y, &hr, 1.0)?,
+            PixelLoss::Mse => ops::loss::mse_mean(&y, &hr, 1.0)?,
+        };
+        if !loss.is_finite() {
+            let last = if run.latest().exists() {
+                format!("the last checkpoint, {}, is intact", run.latest().display())
+            } else {
+                "no checkpoint had been written yet".to_string()
+            };
+            bail!(
+                "training stopped: the loss became {loss} at iteration {step}; {last}. Try a lower optim.lr."
+            );
+        }
+        p.zero_grads()?;
+        net.backward(&mut p, &dy, Want::PARAMS)?;
+        let rate = cfg.schedule.lr(cfg.optim.lr, step);
+        let h = AdamStep {
+            lr: rate as f32,
+            beta1: cfg.optim.beta1,
+            beta2: cfg.optim.beta2,
+            eps: cfg.optim.eps,
+            weight_decay: cfg.optim.weight_decay,
+            step,
+        };
+        adam_step(&h, &mut p.values.view_mut()?, &p.grads.view(), &mut m.view_mut()?, &mut v.view_mut()?)?;
+        if let Some(e) = &mut ema_w {
+            ema(cfg.optim.ema, &p.values.view(), &mut e.view_mut()?)?;
+        }
+        last_loss = loss;
+        pb.set_position(step);
+        pb.set_message(format!("loss {loss:.5} lr {rate:.2e}"));
+        if cfg.run.log_every > 0 && step % cfg.run.log_every == 0 {
+            append_metrics(
+                &run.metrics(),
+                serde_json::json!({"step": step, "loss": loss, "lr": rate, "seconds": t0.elapsed().as_secs_f64()}),
+            )?;
+        }
+        let last = step == cfg.run.iterations;
+        if !val.is_empty() && (last || (cfg.run.val_every > 0 && step % cfg.run.val_every == 0)) {
+            let weights = ema_w.as_ref().unwrap_or(&p.values).clone();
+            let (rgb, y) = validate(net.as_mut(), &weights, &mut p, &val, dev)?;
+            let b = bicubic_y.unwrap();
+            pb.println(format!(
+                "iteration {step}: validation PSNR {rgb:.3} dB, PSNR-Y {y:.3} dB (bicubic {b:.3} dB)"
+            ));
+            append_metrics(
+                &run.metrics(),
+                serde_json::json!({"step": step, "val_psnr": rgb, "val_psnr_y": y, "bicubic_psnr_y": b}),
+            )?;
+            last_val = Some(y);
+        }
+        if last || (cfg.run.ckpt_every > 0 && step % cfg.run.ckpt_every == 0) {
+            save(step, &p, &m, &v, &ema_w, &run.latest(), true)?;
+            if !last {
+                std::fs::copy(run.latest(), run.numbered(step))?;
+            }
+        }
+        if opts.stop_after == Some(step) && !last {
+            pb.abandon_with_message(format!("stopped after iteration {step} (--stop-after)"));
+            return Ok(Summary {
+                iterations: step,
+                final_loss: last_loss,
+                val_psnr_y: last_val,
+                bicubic_psnr_y: bicubic_y,
+                seconds: t0.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    pb.finish();
+    save(cfg.run.iterations, &p, &m, &v, &ema_w, &run.model(), false)?;
+    Ok(Summary {
+        iterations: cfg.run.iterations,
+        final_loss: last_loss,
+        val_psnr_y: last_val,
+        bicubic_psnr_y: bicubic_y,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
