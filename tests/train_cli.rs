@@ -46,7 +46,7 @@ fn setup(dir: &Path) -> String {
     let pack = dir.join("builtin.pack");
     ok(ddr(&["data", "pack", "--builtin", "-o", pack.to_str().unwrap()]));
     let cfg = dir.join("run.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    std::fs::write(&cfg, CONFIG.replace("builtin.pack", pack.to_str().unwrap())).unwrap();
     cfg.to_str().unwrap().to_string()
 }
 
@@ -201,4 +201,19 @@ fn sr_writes_upscaled_images_and_tiles_match_whole_images() {
     // nb 2: six 3x3 convs at LR resolution plus three at 2x/4x: a receptive-field radius of
     // about 7 LR pixels, so an overlap of 8 is exact.
     assert!(d <= 1e-6, "tiled output differs by {d}");
+}
+
+#[test]
+fn every_example_config_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            ddr_engine::train::TrainConfig::load(&p, &[])
+                .unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected the example configs in {}", dir.display());
 }

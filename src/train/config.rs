@@ -1,6 +1,6 @@
-//! A training run's configuration: one TOML file (examples in `configs/`), overridable from the
-//! command line with `--set section.key=value`. Unknown keys are errors, so a typo never
-//! silently leaves a default in place.
+//! A training run's configuration: one TOML file (examples in `docs/configs/`), overridable from
+//! the command line with `--set section.key=value`. Unknown keys are errors, so a typo never
+//! silently leaves a default in place. Relative paths are relative to the working directory.
 
 use super::schedule::Schedule;
 use crate::nn::models::Arch;
@@ -157,8 +157,7 @@ fn default_log_every() -> u64 {
 }
 
 impl TrainConfig {
-    /// Reads `path`, applies `key=value` overrides, resolves relative paths against the
-    /// config file's folder, and checks the values.
+    /// Reads `path`, applies `key=value` overrides and checks the values.
     pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -167,30 +166,11 @@ impl TrainConfig {
         for o in overrides {
             apply_override(&mut value, o)?;
         }
-        let mut cfg: TrainConfig = toml::Value::Table(value)
+        let cfg: TrainConfig = toml::Value::Table(value)
             .try_into()
             .with_context(|| format!("{}: invalid training configuration", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        cfg.resolve_paths(base);
         cfg.validate()?;
         Ok(cfg)
-    }
-
-    fn resolve_paths(&mut self, base: &Path) {
-        let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
-        fix(&mut self.data.train);
-        if let Some(p) = &mut self.init_from {
-            fix(p);
-        }
-        if let Some(v) = &mut self.data.val {
-            if v != "builtin" && !v.is_empty() && Path::new(v).is_relative() {
-                *v = base.join(&*v).display().to_string();
-            }
-        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -261,7 +241,7 @@ iterations = 10
         assert_eq!(c.run.iterations, 50);
         assert_eq!(c.optim.lr, 1e-4);
         assert_eq!(c.data.batch, 16);
-        assert!(c.data.train.is_absolute() && c.data.train.ends_with("photos.pack"));
+        assert_eq!(c.data.train, PathBuf::from("photos.pack"));
     }
 
     #[test]
