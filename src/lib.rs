@@ -15,6 +15,7 @@ pub mod device;
 pub mod infer;
 pub mod nn;
 pub mod ops;
+pub mod probe;
 pub mod rng;
 pub mod tensor;
 pub mod train;
