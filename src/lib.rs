@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod faig;
 pub mod infer;
 pub mod nn;
 pub mod ops;
