@@ -12,6 +12,7 @@
 //! gradient buffer (backward adds), so the integral costs nothing beyond its forward and
 //! backward passes.
 
+pub mod experiment;
 pub mod filters;
 pub mod integrate;
 
