@@ -45,8 +45,15 @@ fn rounded(mut img: Image) -> Image {
 }
 
 /// `count` HR crops of `hr_size` pixels (seeded positions, photos in turn) and their degraded LR.
-pub fn test_images(photos: &[RgbImage], count: usize, hr_size: usize, deg: &Degradations, seed: u64) -> Result<Vec<TestImage>> {
-    let usable: Vec<&RgbImage> = photos.iter().filter(|p| p.width() as usize >= hr_size && p.height() as usize >= hr_size).collect();
+pub fn test_images(
+    photos: &[RgbImage],
+    count: usize,
+    hr_size: usize,
+    deg: &Degradations,
+    seed: u64,
+) -> Result<Vec<TestImage>> {
+    let usable: Vec<&RgbImage> =
+        photos.iter().filter(|p| p.width() as usize >= hr_size && p.height() as usize >= hr_size).collect();
     ensure!(!usable.is_empty(), "no photo is at least {hr_size}x{hr_size}");
     (0..count)
         .map(|i| {
@@ -124,7 +131,8 @@ pub fn input_ig_scores(
         for lr in [&img.blur, &img.noise] {
             p.zero_grads()?;
             for alpha in rule.alphas(steps) {
-                let x = Tensor::from_vec(lr.data.iter().map(|v| v * alpha).collect(), &[1, 3, lr.h, lr.w], dev)?;
+                let x =
+                    Tensor::from_vec(lr.data.iter().map(|v| v * alpha).collect(), &[1, 3, lr.h, lr.w], dev)?;
                 let out = net.forward(p, &x, Pass::EVAL_GRAD)?;
                 let (_, dy) = ops::loss::sse_sum(&out, &y, 1.0)?;
                 net.backward(p, &dy, Want::PARAMS)?;
@@ -187,7 +195,13 @@ pub fn gradient_map_mse_x1000(a: &Image, b: &Image) -> f64 {
 }
 
 /// Runs the network with flat parameters `values` on every image's blurry and noisy input.
-pub fn outputs(net: &mut dyn SrNet, p: &mut Params, values: &Tensor, images: &[TestImage], dev: &Device) -> Result<(Vec<Image>, Vec<Image>)> {
+pub fn outputs(
+    net: &mut dyn SrNet,
+    p: &mut Params,
+    values: &Tensor,
+    images: &[TestImage],
+    dev: &Device,
+) -> Result<(Vec<Image>, Vec<Image>)> {
     p.values = values.clone();
     let mut run = |lr: &Image| -> Result<Image> {
         let y = net.forward(p, &tensor(lr, dev)?, Pass::EVAL)?;
@@ -210,8 +224,14 @@ pub struct Effect {
 
 pub fn effect(outputs: &[Image], target_outputs: &[Image], images: &[TestImage], scale: usize) -> Effect {
     let n = outputs.len() as f64;
-    let grad_mse = outputs.iter().zip(target_outputs).map(|(o, t)| gradient_map_mse_x1000(o, t)).sum::<f64>() / n;
-    let psnr = outputs.iter().zip(images).map(|(o, i)| crate::train::metrics::psnr(o, &i.hr, scale, false)).sum::<f64>() / n;
+    let grad_mse =
+        outputs.iter().zip(target_outputs).map(|(o, t)| gradient_map_mse_x1000(o, t)).sum::<f64>() / n;
+    let psnr = outputs
+        .iter()
+        .zip(images)
+        .map(|(o, i)| crate::train::metrics::psnr(o, &i.hr, scale, false))
+        .sum::<f64>()
+        / n;
     Effect { grad_mse, psnr }
 }
 
