@@ -20,13 +20,6 @@ macro_rules! launch {
     }};
 }
 
-/// The error of an op whose CUDA kernel does not exist yet (the CPU path carries every op).
-macro_rules! pending {
-    ($name:literal) => {
-        Err(anyhow::anyhow!(concat!($name, " has no CUDA kernel yet; run this with --device cpu")))
-    };
-}
-
 mod gemm;
 mod pool;
 pub mod registry;
