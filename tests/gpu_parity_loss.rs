@@ -3,9 +3,11 @@
 //! sums), gradients poisoned before the launch.
 //!
 //! Tolerances: the value is summed in double on both sides in different orders: 1e-12 relative.
-//! Gradients: l1, mse and sse use the CPU's exact f32 operations: bit-identical; bce uses expf,
-//! whose last bit may differ between CUDA and the host libm: 1e-6 relative. Two runs of a
-//! kernel give the same value and gradient bytes.
+//! Gradients: l1, mse and sse use the CPU's exact f32 operations: bit-identical. bce's is
+//! k (sigmoid(x) - t) with CUDA's expf, whose last bits may differ from the host libm's; the
+//! subtraction can cancel, so the error is bounded by a few ulps of sigmoid (< 1) times k, not
+//! by the result: 1e-6 relative plus 1e-6 k absolute. Two runs of a kernel give the same value
+//! and gradient bytes.
 
 mod common;
 
@@ -50,7 +52,8 @@ fn loss_kernels_match_cpu_reference_and_repeat_exactly() {
             if exact {
                 assert_bits_equal(&format!("{what} gradient"), &got_g, &want_g);
             } else {
-                assert_close(&format!("{what} gradient"), &got_g, &want_g, 1e-12, 1e-6);
+                let k = weight / n as f32;
+                assert_close(&format!("{what} gradient"), &got_g, &want_g, 1e-6 * k, 1e-6);
             }
             let (again, again_g) = run();
             assert_eq!(got.to_bits(), again.to_bits(), "{what}: the value changed between two runs");

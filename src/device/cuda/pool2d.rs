@@ -5,12 +5,13 @@ use super::CudaDevice;
 use super::{DevView, DevViewMut};
 use crate::Result;
 
-/// The number of `h x w` planes in a buffer of `len` values.
+/// The number of `h x w` planes in a buffer of `len` values (within the kernels' index range).
 fn planes(what: &str, h: usize, w: usize, len: usize) -> Result<usize> {
     anyhow::ensure!(
         h > 0 && w > 0 && len % (h * w) == 0,
         "{what}: {len} values are not whole {h}x{w} planes"
     );
+    to_i32(what, len)?;
     Ok(len / (h * w))
 }
 
@@ -18,7 +19,7 @@ fn planes(what: &str, h: usize, w: usize, len: usize) -> Result<usize> {
 pub fn maxpool2_fwd_f32(d: &CudaDevice, h: usize, w: usize, x: &DevView, y: &mut DevViewMut) -> Result<()> {
     let p = planes("maxpool2", h, w, x.len())?;
     ensure_len("maxpool2 output", y.len(), p * (h / 2) * (w / 2))?;
-    let (hi, wi) = (to_i32("maxpool2", h)?, to_i32("maxpool2", w)?);
+    let (hi, wi) = (h as i32, w as i32);
     let len = y.len() as u64;
     if len == 0 {
         return Ok(());
@@ -38,7 +39,7 @@ pub fn maxpool2_bwd_f32(
     let p = planes("maxpool2 backward", h, w, x.len())?;
     ensure_len("maxpool2 backward dy", dy.len(), p * (h / 2) * (w / 2))?;
     ensure_len("maxpool2 backward dx", dx.len(), x.len())?;
-    let (hi, wi) = (to_i32("maxpool2", h)?, to_i32("maxpool2", w)?);
+    let (hi, wi) = (h as i32, w as i32);
     let len = dx.len() as u64;
     if len == 0 {
         return Ok(());
