@@ -52,3 +52,9 @@ extern "C" __global__ void sigmoid_fwd_f32(const float* x, float* y, u64 n) {
 extern "C" __global__ void sigmoid_bwd_f32(const float* y, const float* dy, float* dx, u64 n) {
     GRID_STRIDE_LOOP(i, n) dx[i] = dy[i] * y[i] * (1.f - y[i]);
 }
+
+// y[i] = x[i]; the bandwidth reference of benches/gpu.rs (a device-to-device copy through our own
+// kernel, reading and writing 4 bytes per element)
+extern "C" __global__ void copy_f32(const float* x, float* y, u64 n) {
+    GRID_STRIDE_LOOP(i, n) y[i] = x[i];
+}

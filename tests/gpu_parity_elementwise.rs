@@ -74,6 +74,9 @@ fn elementwise_kernels_match_cpu_reference() {
             cuda::leaky_relu_bwd_f32(&dev, &dx.dev_view(), &db.dev_view(), slope, &mut o.dev_view_mut())
                 .unwrap()
         });
+        check("copy_f32", x.clone(), &|o| {
+            cuda::copy_f32(&dev, &dx.dev_view(), &mut o.dev_view_mut()).unwrap()
+        });
         cpu::fill_f32(&mut want, -2.5);
         check("fill_f32", want.clone(), &|o| cuda::fill_f32(&dev, &mut o.dev_view_mut(), -2.5).unwrap());
 

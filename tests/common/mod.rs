@@ -57,3 +57,57 @@ pub fn assert_bits_equal(what: &str, got: &[f32], want: &[f32]) {
         assert!(same, "{what}: element {i} is {g:e} but the CPU reference gives {w:e}");
     }
 }
+
+/// A device buffer of `n` NaNs: an output poisoned before a launch, so any element the kernel
+/// fails to write shows up as NaN.
+pub fn poisoned(dev: &CudaDevice, n: usize) -> ddr_engine::device::cuda::CudaBuf {
+    dev.upload(&vec![f32::NAN; n]).unwrap()
+}
+
+/// `|v|` elementwise: run a linear op on the absolute values of its inputs to get, per output,
+/// the sum of the magnitudes of the terms it adds up (the scale rounding errors are relative to).
+pub fn abs(v: &[f32]) -> Vec<f32> {
+    v.iter().map(|x| x.abs()).collect()
+}
+
+/// Every element must satisfy |got - want| <= rtol * mag (mag: the sum of |terms| behind the
+/// element, see [`abs`]) plus a few units of f32 underflow. A NaN anywhere fails.
+pub fn assert_close_mag(what: &str, got: &[f32], want: &[f32], mag: &[f32], rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    assert_eq!(mag.len(), want.len(), "{what}: magnitude length differs");
+    let mut worst = (0.0f64, 0usize);
+    for (i, ((&g, &w), &m)) in got.iter().zip(want).zip(mag).enumerate() {
+        let allowed = rtol as f64 * m as f64 + 1e-30;
+        let ratio =
+            if g.is_nan() || w.is_nan() { f64::INFINITY } else { (g as f64 - w as f64).abs() / allowed };
+        if ratio > worst.0 {
+            worst = (ratio, i);
+        }
+    }
+    let i = worst.1;
+    assert!(
+        worst.0 <= 1.0,
+        "{what}: element {i} is {} but should be {} (magnitude {}, allowed {rtol} of it; {:.1}x over)",
+        got[i],
+        want[i],
+        mag[i],
+        worst.0
+    );
+}
+
+/// The tolerance of a GEMM-shaped kernel (conv2d, linear) in math mode `m`, relative to the sum
+/// of |terms| of each output ([`assert_close_mag`]):
+/// - f32 1e-5: both sides round K products and partial sums in f32, in different orders; with
+///   random-signed terms the partial sums stay small and the error stays within a few 2^-24 of
+///   the magnitude sum (the K * 2^-24 worst case is not approached), while a wrong or missing term
+///   moves a result by ~1/K of it (above 1e-5 for every K the tests use, up to 8192);
+/// - tf32 2e-3: inputs rounded to 10-bit mantissas, at most 2^-10 of each product;
+/// - bf16 1e-2: 7-bit mantissas, at most 2^-8 of each product.
+pub fn gemm_tolerance(m: ddr_engine::device::cuda::ConvMath) -> f32 {
+    use ddr_engine::device::cuda::ConvMath;
+    match m {
+        ConvMath::F32 => 1e-5,
+        ConvMath::Tf32 => 2e-3,
+        ConvMath::Bf16 => 1e-2,
+    }
+}

@@ -1,39 +1,132 @@
 //! Launchers for `kernels/conv2d.cu`, mirroring `device::cpu::conv2d`.
+//!
+//! Each pass is one implicit-GEMM kernel in the device's [`ConvMath`](super::ConvMath) mode
+//! (`<name>_f32`, `_tf32` or `_bf16`); the weight gradient adds a split-K slice reduction and,
+//! for the bias, a per-channel reduction. Temporary buffers come from the device pool.
 
+use super::gemm::{ensure_len, gemm_cfg, split_k, splitk_add, to_i32};
 use super::CudaDevice;
 use super::{DevView, DevViewMut};
 use crate::device::cpu::conv2d::Conv2dGeom;
 use crate::Result;
+use cudarc::driver::LaunchConfig;
 
-pub fn conv2d_fwd_f32(
-    _dev: &CudaDevice,
-    _g: &Conv2dGeom,
-    _x: &DevView,
-    _w: &DevView,
-    _b: Option<&DevView>,
-    _y: &mut DevViewMut,
-) -> Result<()> {
-    pending!("conv2d_fwd_f32")
+/// The geometry as the kernels take it: one argument by value, laid out as `ConvParams` in
+/// conv2d.cu (eight 32-bit ints).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct ConvArgs {
+    n: i32,
+    c_in: i32,
+    h: i32,
+    w: i32,
+    c_out: i32,
+    k: i32,
+    stride: i32,
+    pad: i32,
 }
 
-pub fn conv2d_bwd_input_f32(
-    _dev: &CudaDevice,
-    _g: &Conv2dGeom,
-    _dy: &DevView,
-    _w: &DevView,
-    _dx: &mut DevViewMut,
+// SAFETY: a #[repr(C)] struct of i32 fields, the exact layout of conv2d.cu's ConvParams.
+unsafe impl cudarc::driver::DeviceRepr for ConvArgs {}
+
+/// Validates the geometry, the square kernel and the 32-bit index range of every buffer and GEMM
+/// extent the kernels touch.
+fn conv_args(what: &str, g: &Conv2dGeom) -> Result<ConvArgs> {
+    g.validate()?;
+    anyhow::ensure!(g.kh == g.kw, "{what}: the CUDA kernels take square kernels, not {}x{}", g.kh, g.kw);
+    to_i32(what, g.n * g.in_len())?;
+    to_i32(what, g.n * g.out_len())?;
+    to_i32(what, g.weight_len())?;
+    // The largest index intermediate: (n*c + c) * plane of either activation, covered above; the
+    // GEMM extents: n*ho*wo, n*h*w, c*k*k, c_out*k*k are all at most a buffer length.
+    Ok(ConvArgs {
+        n: g.n as i32,
+        c_in: g.c_in as i32,
+        h: g.h as i32,
+        w: g.w as i32,
+        c_out: g.c_out as i32,
+        k: g.kh as i32,
+        stride: to_i32(what, g.stride)?,
+        pad: to_i32(what, g.pad)?,
+    })
+}
+
+/// `y = conv2d(x, w) + b` (overwritten). GEMM M = c_out, N = n*ho*wo, K = c_in*k*k.
+pub fn conv2d_fwd_f32(
+    dev: &CudaDevice,
+    g: &Conv2dGeom,
+    x: &DevView,
+    w: &DevView,
+    b: Option<&DevView>,
+    y: &mut DevViewMut,
 ) -> Result<()> {
-    pending!("conv2d_bwd_input_f32")
+    let a = conv_args("conv2d", g)?;
+    ensure_len("conv2d input", x.len(), g.n * g.in_len())?;
+    ensure_len("conv2d weight", w.len(), g.weight_len())?;
+    ensure_len("conv2d output", y.len(), g.n * g.out_len())?;
+    if let Some(b) = b {
+        ensure_len("conv2d bias", b.len(), g.c_out)?;
+    }
+    let bias: u64 = b.map_or(0, |b| *b.arg());
+    let cfg = gemm_cfg("conv2d", g.c_out, g.n * g.ho() * g.wo(), g.ckk(), 1)?;
+    let name = dev.conv_math().pick(["conv2d_fwd_f32", "conv2d_fwd_tf32", "conv2d_fwd_bf16"]);
+    launch!(dev, name, cfg, x.arg(), w.arg(), &bias, y.arg(), &a)
+}
+
+/// `dx = d(sum(dy * conv2d(x, w))) / dx` (overwritten), any stride, as a gather GEMM:
+/// M = c_in, N = n*h*w, K = c_out*k*k.
+pub fn conv2d_bwd_input_f32(
+    dev: &CudaDevice,
+    g: &Conv2dGeom,
+    dy: &DevView,
+    w: &DevView,
+    dx: &mut DevViewMut,
+) -> Result<()> {
+    let a = conv_args("conv2d backward", g)?;
+    ensure_len("conv2d backward dy", dy.len(), g.n * g.out_len())?;
+    ensure_len("conv2d weight", w.len(), g.weight_len())?;
+    ensure_len("conv2d backward dx", dx.len(), g.n * g.in_len())?;
+    let cfg = gemm_cfg("conv2d backward", g.c_in, g.n * g.h * g.w, g.c_out * g.kh * g.kw, 1)?;
+    let name =
+        dev.conv_math().pick(["conv2d_bwd_input_f32", "conv2d_bwd_input_tf32", "conv2d_bwd_input_bf16"]);
+    launch!(dev, name, cfg, dy.arg(), w.arg(), dx.arg(), &a)
 }
 
 /// Adds the weight and bias gradients into `dw` and `db`.
+///
+/// The weight gradient is a GEMM with M = c_out, N = c_in*k*k, K = n*ho*wo; K is cut into slices
+/// by a plan that depends on the shape only ([`split_k`]), each slice written to its own part of
+/// a pooled buffer, and the slices summed in order into `dw`: deterministic, no atomics. The bias
+/// gradient is one block per channel, summed in double.
 pub fn conv2d_bwd_weight_f32(
-    _dev: &CudaDevice,
-    _g: &Conv2dGeom,
-    _x: &DevView,
-    _dy: &DevView,
-    _dw: &mut DevViewMut,
-    _db: Option<&mut DevViewMut>,
+    dev: &CudaDevice,
+    g: &Conv2dGeom,
+    x: &DevView,
+    dy: &DevView,
+    dw: &mut DevViewMut,
+    db: Option<&mut DevViewMut>,
 ) -> Result<()> {
-    pending!("conv2d_bwd_weight_f32")
+    let a = conv_args("conv2d backward", g)?;
+    ensure_len("conv2d input", x.len(), g.n * g.in_len())?;
+    ensure_len("conv2d backward dy", dy.len(), g.n * g.out_len())?;
+    ensure_len("conv2d weight gradient", dw.len(), g.weight_len())?;
+    let (m, n, k) = (g.c_out, g.ckk(), g.n * g.ho() * g.wo());
+    let plan = split_k(m, n, k);
+    to_i32("conv2d weight gradient slices", plan.splits * m * n)?;
+    let mut part = dev.alloc(plan.splits * m * n)?;
+    let chunk = to_i32("conv2d weight gradient", plan.chunk)?;
+    let cfg = gemm_cfg("conv2d weight gradient", m, n, plan.splits * plan.chunk, plan.splits)?;
+    let name =
+        dev.conv_math().pick(["conv2d_bwd_weight_f32", "conv2d_bwd_weight_tf32", "conv2d_bwd_weight_bf16"]);
+    let part_out = part.dev_view_mut();
+    launch!(dev, name, cfg, x.arg(), dy.arg(), part_out.arg(), &chunk, &a)?;
+    splitk_add(dev, &part.dev_view(), plan.splits, dw)?;
+    if let Some(db) = db {
+        ensure_len("conv2d bias gradient", db.len(), g.c_out)?;
+        let plane = to_i32("conv2d", g.ho() * g.wo())?;
+        let cfg =
+            LaunchConfig { grid_dim: (g.c_out as u32, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 };
+        launch!(dev, "conv2d_bwd_bias_f32", cfg, dy.arg(), db.arg(), &a.n, &a.c_out, &plane)?;
+    }
+    Ok(())
 }

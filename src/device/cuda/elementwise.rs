@@ -65,3 +65,9 @@ pub fn sigmoid_bwd_f32(dev: &CudaDevice, y: In, dy: In, dx: Out) -> Result<()> {
     let n = same_len("sigmoid_bwd_f32", y.len(), dx.len())?;
     launch!(dev, "sigmoid_bwd_f32", dev.grid_1d(n as usize), y.arg(), dy.arg(), dx.arg(), &n)
 }
+
+/// `y = x`, through our own kernel (the bandwidth reference of `benches/gpu.rs`).
+pub fn copy_f32(dev: &CudaDevice, x: In, y: Out) -> Result<()> {
+    let n = same_len("copy_f32", x.len(), y.len())?;
+    launch!(dev, "copy_f32", dev.grid_1d(n as usize), x.arg(), y.arg(), &n)
+}

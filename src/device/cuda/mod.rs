@@ -5,9 +5,10 @@
 //! library or a symbol is missing; every entry point here checks first and runs the rest under
 //! [`guard`], which turns a panic into an error message and keeps the panic text off the terminal.
 
-/// Launches kernel `$name` with the given arguments, in the order of its CUDA signature.
+/// Launches kernel `$name` (a `&'static str`) with the given arguments, in the order of its CUDA
+/// signature.
 macro_rules! launch {
-    ($dev:expr, $name:literal, $cfg:expr, $($arg:expr),* $(,)?) => {{
+    ($dev:expr, $name:expr, $cfg:expr, $($arg:expr),* $(,)?) => {{
         let f = $dev.function($name)?;
         let mut b = $dev.stream().launch_builder(&f);
         $( cudarc::driver::PushKernelArg::arg(&mut b, $arg); )*
@@ -19,13 +20,7 @@ macro_rules! launch {
     }};
 }
 
-/// The error of an op whose CUDA kernel does not exist yet (the CPU path carries every op).
-macro_rules! pending {
-    ($name:literal) => {
-        Err(anyhow::anyhow!(concat!($name, " has no CUDA kernel yet; run this with --device cpu")))
-    };
-}
-
+mod gemm;
 mod pool;
 pub mod registry;
 mod view;
@@ -40,6 +35,7 @@ pub mod pixel_shuffle;
 pub mod pool2d;
 pub mod upsample;
 
+pub use gemm::ConvMath;
 pub use pool::CudaBuf;
 pub use view::{DevView, DevViewMut};
 
@@ -48,6 +44,7 @@ use anyhow::anyhow;
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig};
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 thread_local! {
@@ -144,6 +141,8 @@ pub struct CudaDevice {
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
     pool: Arc<pool::Pool>,
+    /// The [`ConvMath`] of the GEMM-shaped kernels, as its `u8` tag.
+    conv_math: AtomicU8,
 }
 
 impl CudaDevice {
@@ -162,6 +161,7 @@ impl CudaDevice {
                 format!("no CUDA device {ordinal} (found {})", gpus.len())
             });
         }
+        let conv_math = ConvMath::from_env()?;
         guard(|| {
             let ctx = CudaContext::new(ordinal).map_err(|e| format!("cannot create a context: {e}"))?;
             let stream = ctx.default_stream();
@@ -177,6 +177,7 @@ impl CudaDevice {
                 stream,
                 modules: Mutex::new(HashMap::new()),
                 functions: Mutex::new(HashMap::new()),
+                conv_math: AtomicU8::new(conv_math as u8),
             }))
         })
     }
@@ -224,6 +225,17 @@ impl CudaDevice {
             .map_err(|e| anyhow!("kernel {entry} not found in module {}: {e}", module_def.name))?;
         self.functions.lock().unwrap().insert(entry, f.clone());
         Ok(f)
+    }
+
+    /// The arithmetic the GEMM-shaped kernels (conv2d and linear, forward and backward) use on
+    /// this device: `DDR_CUDA_CONV_MATH` when the device was opened, F32 by default.
+    pub fn conv_math(&self) -> ConvMath {
+        ConvMath::from_tag(self.conv_math.load(Ordering::Relaxed))
+    }
+
+    /// Switches the GEMM-shaped kernels of this device to `math` for every later launch.
+    pub fn set_conv_math(&self, math: ConvMath) {
+        self.conv_math.store(math as u8, Ordering::Relaxed);
     }
 
     /// A buffer of `len` f32 from the pool. Its contents are undefined (not zeroed).
