@@ -50,6 +50,10 @@ pub struct DataConfig {
     /// Loader worker threads.
     #[serde(default = "default_workers")]
     pub workers: usize,
+    /// How validation LR is made from HR (a pipeline of resize steps, no randomness); empty means
+    /// MATLAB bicubic x1/scale. Set it to match the training data's resize, e.g. "bilinear:1/2".
+    #[serde(default)]
+    pub val_degradations: String,
     /// Validation images are centre-cropped to this HR size (0: whole images).
     #[serde(default = "default_val_crop")]
     pub val_crop: usize,

@@ -85,7 +85,13 @@ fn quantized(mut img: Image) -> Image {
     img
 }
 
-fn load_val(spec: &str, scale: usize, crop: usize, max: usize) -> Result<Vec<ValImage>> {
+fn load_val(spec: &str, scale: usize, crop: usize, max: usize, resize: &str) -> Result<Vec<ValImage>> {
+    let pipeline: crate::data::degrade::Pipeline = if resize.is_empty() {
+        format!("bicubic:1/{scale}").parse()?
+    } else {
+        resize.parse().with_context(|| "data.val_degradations")?
+    };
+    let mut rng = crate::Rng::new(0);
     let photos: Vec<image::RgbImage> = if spec == "builtin" {
         photos::builtin()?.into_iter().map(|(_, p)| p).collect()
     } else {
@@ -102,7 +108,12 @@ fn load_val(spec: &str, scale: usize, crop: usize, max: usize) -> Result<Vec<Val
                 let (ch, cw) = (crop.min(hr.h) / scale * scale, crop.min(hr.w) / scale * scale);
                 hr = hr.crop((hr.h - ch) / 2, (hr.w - cw) / 2, ch, cw)?;
             }
-            let lr = quantized(imresize(&hr, 1.0 / scale as f64)?);
+            let steps = pipeline.sample(&mut rng);
+            let lr = quantized(crate::data::degrade::apply_all(&hr, &steps, &mut rng)?);
+            ensure!(
+                lr.h * scale == hr.h && lr.w * scale == hr.w,
+                "data.val_degradations must shrink by exactly 1/{scale}"
+            );
             let bicubic = imresize(&lr, scale as f64)?;
             let bicubic_psnr_y = psnr(&bicubic, &hr, scale, true);
             Ok(ValImage { hr, lr, bicubic_psnr_y })
@@ -243,7 +254,9 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
     loader.seek(start + 1);
     let val = match cfg.data.val.as_deref() {
         None | Some("") => Vec::new(),
-        Some(spec) => load_val(spec, scale, cfg.data.val_crop, cfg.data.val_images)?,
+        Some(spec) => {
+            load_val(spec, scale, cfg.data.val_crop, cfg.data.val_images, &cfg.data.val_degradations)?
+        }
     };
     let bicubic_y =
         (!val.is_empty()).then(|| val.iter().map(|v| v.bicubic_psnr_y).sum::<f64>() / val.len() as f64);
