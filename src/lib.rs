@@ -7,7 +7,9 @@
 
 pub mod cli;
 pub mod device;
+pub mod io;
 pub mod ops;
+pub mod probe;
 pub mod rng;
 pub mod tensor;
 

@@ -5,6 +5,7 @@
 //! inputs give the same bytes whatever `--threads` is.
 
 pub mod elementwise;
+pub mod tsne;
 
 use std::sync::OnceLock;
 

@@ -23,6 +23,7 @@ mod pool;
 pub mod registry;
 
 pub mod elementwise;
+pub mod tsne;
 
 pub use pool::CudaBuf;
 

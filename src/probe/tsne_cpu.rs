@@ -1,0 +1,485 @@
+//! The fast CPU path of exact t-SNE: joint probabilities in a packed upper triangle, and one
+//! fused pass over the pairs i < j per iteration that yields Z and both halves of the gradient.
+//!
+//! Memory: P is the only N^2 array, stored once as f32 for the pairs i < j (N(N-1)/2 floats:
+//! 50 MB at N = 5000). The Student-t affinities w_ij, the distances of the embedding and the
+//! per-iteration partial sums are never stored as a matrix: each row block keeps O(N) column
+//! partial sums, so the working memory besides P is O(N x blocks) = O(N^2 / 64) floats at most
+//! (6 MB at N = 5000). P stays dense because with perplexity 30 most entries of clustered data
+//! lie above the 2.2e-16 floor, so a sparse P would be no smaller; every entry is exact.
+//!
+//! Determinism: rows are cut into blocks of 64 whatever the thread count; each block writes
+//! only its own row sums and its own column buffer, and the column buffers are added per point
+//! in block order. Lanes of 8 f32 (AVX2 when the CPU has it, the same arithmetic in SSE2
+//! otherwise: no fused multiply-adds anywhere) are flushed into f64 every 512 columns.
+
+use crate::device::cpu::tsne::{conditional_p, perplexity_search_row, MACHINE_EPSILON};
+use crate::probe::fastmath::ln_ge1;
+use rayon::prelude::*;
+
+/// Rows per block of the pair pass (and of P's construction).
+const BLOCK: usize = 64;
+/// Columns between two flushes of the f32 lane sums into f64.
+const SEGMENT: usize = 512;
+const L: usize = 8;
+/// x coordinate of padding points: its squared distance to any embedded point overflows to
+/// +inf, so w = 1 / (1 + inf) = 0 exactly and every term of the pair is a signed zero.
+const PAD: f32 = 3.0e19;
+
+/// Offset of row i's segment (columns i+1..n) in a packed upper triangle of size n.
+#[inline]
+pub fn row_offset(n: usize, i: usize) -> usize {
+    i * (2 * n - i - 1) / 2
+}
+
+/// Splits a packed upper triangle into its row segments (row i has n - 1 - i entries).
+fn packed_rows<T>(mut v: &mut [T], n: usize) -> Vec<&mut [T]> {
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let (head, tail) = std::mem::take(&mut v).split_at_mut(n - 1 - i);
+        rows.push(head);
+        v = tail;
+    }
+    rows
+}
+
+/// The joint probabilities P_ij for i < j, packed row by row, f32.
+#[derive(Clone, Debug)]
+pub struct PackedP {
+    pub n: usize,
+    pub data: Vec<f32>,
+}
+
+impl PackedP {
+    /// P_ij (= P_ji; 0 for i == j).
+    pub fn get(&self, i: usize, j: usize) -> f32 {
+        match i.cmp(&j) {
+            std::cmp::Ordering::Less => self.data[row_offset(self.n, i) + j - i - 1],
+            std::cmp::Ordering::Greater => self.get(j, i),
+            std::cmp::Ordering::Equal => 0.0,
+        }
+    }
+
+    /// The full N x N matrix (for tests, small N and the GPU upload).
+    pub fn to_dense(&self) -> Vec<f32> {
+        let n = self.n;
+        let mut out = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                out[i * n + j] = self.get(i, j);
+            }
+        }
+        out
+    }
+}
+
+/// Squared Euclidean distances of the pairs i < j (f64 sums in feature order, rounded to f32,
+/// as scikit-learn casts them), packed.
+pub fn packed_sqdist<T: Copy + Into<f64> + Sync>(x: &[T], n: usize, d: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; n * (n - 1) / 2];
+    packed_rows(&mut out, n)
+        .into_par_iter()
+        .enumerate()
+        .with_min_len(8)
+        .for_each(|(i, row)| {
+            let xi = &x[i * d..(i + 1) * d];
+            for (t, o) in row.iter_mut().enumerate() {
+                let j = i + 1 + t;
+                let xj = &x[j * d..(j + 1) * d];
+                let mut s = 0.0f64;
+                for k in 0..d {
+                    let e = xi[k].into() - xj[k].into();
+                    s += e * e;
+                }
+                *o = s as f32;
+            }
+        });
+    out
+}
+
+/// scikit-learn's exact joint probabilities from packed squared distances (consumed: P is
+/// built in their place). Perplexity search per row, p_{j|i} rounded to f32, symmetrised,
+/// divided by the sum of all of them, floored at machine epsilon.
+pub fn joint_from_sqdist(mut dist: Vec<f32>, n: usize, perplexity: f64) -> PackedP {
+    let log_perp = (perplexity as f32 as f64).ln();
+    // 1. One binary search per row over its n - 1 distances (the row is gathered from the
+    //    packed triangle: column i of earlier rows, then row i).
+    let search: Vec<(f64, f64)> = {
+        let dist = &dist;
+        (0..n)
+            .into_par_iter()
+            .with_min_len(8)
+            .map_init(Vec::new, |row, i| {
+                row.clear();
+                row.extend((0..i).map(|j| dist[row_offset(n, j) + i - j - 1]));
+                let off = row_offset(n, i);
+                row.extend_from_slice(&dist[off..off + n - 1 - i]);
+                perplexity_search_row(row, log_perp)
+            })
+            .collect()
+    };
+    // 2. In place: d_ij -> p_{j|i} + p_{i|j} (an f32 sum, as scikit-learn's P + P.T), with the
+    //    row sums in f64.
+    let sums: Vec<f64> = packed_rows(&mut dist, n)
+        .into_par_iter()
+        .enumerate()
+        .with_min_len(8)
+        .map(|(i, row)| {
+            let (bi, si) = search[i];
+            let mut s = 0.0f64;
+            for (t, v) in row.iter_mut().enumerate() {
+                let (bj, sj) = search[i + 1 + t];
+                *v = conditional_p(*v, bi, si) + conditional_p(*v, bj, sj);
+                s += *v as f64;
+            }
+            s
+        })
+        .collect();
+    let total = (2.0 * sums.iter().sum::<f64>()).max(MACHINE_EPSILON);
+    // 3. Normalise and floor.
+    dist.par_chunks_mut(1 << 14).for_each(|c| {
+        for v in c {
+            *v = ((*v as f64) / total).max(MACHINE_EPSILON) as f32;
+        }
+    });
+    PackedP { n, data: dist }
+}
+
+/// Per-iteration workspace and the fused pair pass.
+pub struct PairKernel {
+    pub p: PackedP,
+    /// sum_{i != j} p_ij ln p_ij (constant: the KL's entropy term).
+    p_log_p: f64,
+    yx: Vec<f32>,
+    yy: Vec<f32>,
+    /// Per block: 4 column sums (A_x, A_y, B_x, B_y) for columns block_start.. n, SoA.
+    col: Vec<f32>,
+    col_off: Vec<usize>,
+    /// Per point: (Z_row, A_x, A_y, B_x, B_y) over the columns to its right.
+    row: Vec<[f64; 5]>,
+}
+
+impl PairKernel {
+    pub fn new(p: PackedP) -> PairKernel {
+        let n = p.n;
+        let p_log_p = 2.0
+            * p.data
+                .par_chunks(1 << 14)
+                .map(|c| c.iter().map(|&v| v as f64 * (v as f64).ln()).sum::<f64>())
+                .collect::<Vec<_>>()
+                .iter()
+                .sum::<f64>();
+        let blocks = n.div_ceil(BLOCK);
+        let mut col_off = Vec::with_capacity(blocks + 1);
+        let mut total = 0;
+        for b in 0..blocks {
+            col_off.push(total);
+            total += 4 * (n - b * BLOCK);
+        }
+        col_off.push(total);
+        PairKernel {
+            p,
+            p_log_p,
+            yx: vec![0.0; n],
+            yy: vec![0.0; n],
+            col: vec![0.0; total],
+            col_off,
+            row: vec![[0.0; 5]; n],
+        }
+    }
+
+    /// The KL gradient at embedding `y` (N x 2 interleaved) with P scaled by `exaggeration`,
+    /// into `grad`. Returns Z = sum_{i != j} w_ij.
+    pub fn gradient(&mut self, y: &[f32], exaggeration: f64, grad: &mut [f32]) -> f64 {
+        let n = self.p.n;
+        for i in 0..n {
+            self.yx[i] = y[2 * i];
+            self.yy[i] = y[2 * i + 1];
+        }
+        let (yx, yy, p) = (&self.yx[..], &self.yy[..], &self.p.data[..]);
+        let mut col_chunks = Vec::with_capacity(self.col_off.len() - 1);
+        let mut rest = &mut self.col[..];
+        for w in self.col_off.windows(2) {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+            col_chunks.push(head);
+            rest = tail;
+        }
+        col_chunks
+            .into_par_iter()
+            .zip(self.row.par_chunks_mut(BLOCK))
+            .enumerate()
+            .for_each(|(b, (col, rows))| {
+                col.fill(0.0);
+                block_pass(Shared { n, yx, yy, p }, b * BLOCK, rows, col);
+            });
+        let z = 2.0 * self.row.iter().map(|r| r[0]).sum::<f64>();
+        let (col, col_off, row) = (&self.col, &self.col_off, &self.row);
+        grad.par_chunks_mut(2 * BLOCK)
+            .enumerate()
+            .for_each(|(gb, g)| {
+                for (t, gj) in g.chunks_mut(2).enumerate() {
+                    let j = gb * BLOCK + t;
+                    let mut acc = row[j];
+                    for b in 0..=j / BLOCK {
+                        let len = n - b * BLOCK;
+                        let c = &col[col_off[b]..col_off[b + 1]];
+                        let k = j - b * BLOCK;
+                        for (q, a) in acc[1..].iter_mut().enumerate() {
+                            *a -= c[q * len + k] as f64;
+                        }
+                    }
+                    gj[0] = (4.0 * (exaggeration * acc[1] - acc[3] / z)) as f32;
+                    gj[1] = (4.0 * (exaggeration * acc[2] - acc[4] / z)) as f32;
+                }
+            });
+        z
+    }
+
+    /// KL(P || Q) at `y` given Z from [`Self::gradient`] at the same `y`, in f64, with
+    /// scikit-learn's floors (q_ij >= machine epsilon).
+    pub fn kl(&self, y: &[f32], z: f64) -> f64 {
+        let n = self.p.n;
+        let ln_z = z.ln();
+        let ln_eps = MACHINE_EPSILON.ln();
+        let p = &self.p.data;
+        let parts: Vec<f64> = (0..n)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|i| {
+                let off = row_offset(n, i);
+                let mut acc = [0.0f64; 4];
+                for (t, &pij) in p[off..off + n - 1 - i].iter().enumerate() {
+                    let j = i + 1 + t;
+                    let dx = (y[2 * i] - y[2 * j]) as f64;
+                    let dy = (y[2 * i + 1] - y[2 * j + 1]) as f64;
+                    // ln q = -ln(1 + d^2) - ln Z, floored at ln eps.
+                    let ln_q = (-ln_ge1(1.0 + dx * dx + dy * dy) - ln_z).max(ln_eps);
+                    acc[t % 4] += pij as f64 * ln_q;
+                }
+                (acc[0] + acc[1]) + (acc[2] + acc[3])
+            })
+            .collect();
+        self.p_log_p - 2.0 * parts.iter().sum::<f64>()
+    }
+}
+
+/// What every block reads: the embedding (SoA) and P.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    n: usize,
+    yx: &'a [f32],
+    yy: &'a [f32],
+    p: &'a [f32],
+}
+
+/// All pairs (i, j) with i in this block's rows (from i0) and j > i: row sums into `rows`,
+/// column sums (to be subtracted from the points j) into `col`.
+fn block_pass(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { block_pass_avx2(s, i0, rows, col) };
+        return;
+    }
+    block_pass_generic(s, i0, rows, col)
+}
+
+/// The same code compiled for AVX2 (8-wide f32): no FMA is enabled, so it rounds exactly as
+/// the generic SSE2 build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn block_pass_avx2(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
+    block_pass_generic(s, i0, rows, col)
+}
+
+#[inline(always)]
+fn block_pass_generic(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
+    let Shared { n, yx, yy, p } = s;
+    let len = n - i0;
+    let (cax, rest) = col.split_at_mut(len);
+    let (cay, rest) = rest.split_at_mut(len);
+    let (cbx, cby) = rest.split_at_mut(len);
+    let mut cols = [cax, cay, cbx, cby];
+    let nb = rows.len();
+    let mut r = 0;
+    while r < nb {
+        let g = if nb - r >= 4 { 4 } else { 1 };
+        let i = i0 + r;
+        let out = &mut rows[r..r + g];
+        for o in out.iter_mut() {
+            *o = [0.0; 5];
+        }
+        // Pairs inside the group (i + a, i + b), a < b: plain scalar arithmetic.
+        for a in 0..g {
+            for b in a + 1..g {
+                let pij = p[row_offset(n, i + a) + b - a - 1];
+                let t = pair_terms(yx[i + a] - yx[i + b], yy[i + a] - yy[i + b], pij);
+                for q in 0..5 {
+                    out[a][q] += t[q] as f64;
+                }
+                for q in 0..4 {
+                    cols[q][i + b - i0] += t[q + 1];
+                }
+            }
+        }
+        let start = i + g;
+        if g == 4 {
+            group_columns::<4>(s, i, start, out, &mut cols, i0);
+        } else {
+            group_columns::<1>(s, i, start, out, &mut cols, i0);
+        }
+        r += g;
+    }
+}
+
+/// (w, p w dx, p w dy, w^2 dx, w^2 dy) of one pair.
+#[inline(always)]
+fn pair_terms(dx: f32, dy: f32, p: f32) -> [f32; 5] {
+    let w = 1.0 / (1.0 + (dx * dx + dy * dy));
+    let pw = p * w;
+    let ww = w * w;
+    [w, pw * dx, pw * dy, ww * dx, ww * dy]
+}
+
+/// Rows i..i+R against columns start..n in lanes of 8; the last partial chunk is padded with
+/// far points of zero probability (see [`PAD`]), which add exact zeros.
+#[inline(always)]
+fn group_columns<const R: usize>(
+    s: Shared,
+    i: usize,
+    start: usize,
+    out: &mut [[f64; 5]],
+    cols: &mut [&mut [f32]; 4],
+    i0: usize,
+) {
+    let Shared { n, yx, yy, p } = s;
+    // P_{i+a, j} sits at row_offset(i + a) + j - (i + a + 1) (wrapping: the row-0 base is "-1").
+    let poff: [usize; R] = std::array::from_fn(|a| row_offset(n, i + a).wrapping_sub(i + a + 1));
+    let xi: [f32; R] = std::array::from_fn(|a| yx[i + a]);
+    let yi: [f32; R] = std::array::from_fn(|a| yy[i + a]);
+    let mut j = start;
+    while j < n {
+        let seg_end = (j + SEGMENT).min(n);
+        let mut acc = [[[0.0f32; L]; 5]; R];
+        while j < seg_end {
+            let w = L.min(seg_end - j);
+            let mut xj = [PAD; L];
+            let mut yj = [0.0f32; L];
+            let mut pj = [[0.0f32; L]; R];
+            xj[..w].copy_from_slice(&yx[j..j + w]);
+            yj[..w].copy_from_slice(&yy[j..j + w]);
+            for a in 0..R {
+                let o = poff[a].wrapping_add(j);
+                pj[a][..w].copy_from_slice(&p[o..o + w]);
+            }
+            let c0 = j - i0;
+            let mut c = [[0.0f32; L]; 4];
+            for q in 0..4 {
+                c[q][..w].copy_from_slice(&cols[q][c0..c0 + w]);
+            }
+            for a in 0..R {
+                for l in 0..L {
+                    let dx = xi[a] - xj[l];
+                    let dy = yi[a] - yj[l];
+                    let t = pair_terms(dx, dy, pj[a][l]);
+                    for q in 0..5 {
+                        acc[a][q][l] += t[q];
+                    }
+                    for q in 0..4 {
+                        c[q][l] += t[q + 1];
+                    }
+                }
+            }
+            for q in 0..4 {
+                cols[q][c0..c0 + w].copy_from_slice(&c[q][..w]);
+            }
+            j += w;
+        }
+        for a in 0..R {
+            for q in 0..5 {
+                let v = &acc[a][q];
+                let h = ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+                out[a][q] += h as f64;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::cpu::tsne as reference;
+    use crate::probe::tsne::kl_and_gradient_f64;
+    use crate::Rng;
+
+    fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+        (0..n * d)
+            .map(|t| (rng.normal() + 3.0 * ((t / d) % 3) as f64) as f32)
+            .collect()
+    }
+
+    /// P from the dense reference kernels (the CUDA kernels' twins).
+    fn reference_p(x: &[f32], n: usize, d: usize, perplexity: f32) -> Vec<f32> {
+        let mut dist = vec![0.0; n * n];
+        reference::tsne_sqdist_f32(x, n, d, &mut dist);
+        let (mut pc, mut rs) = (vec![0.0; n * n], vec![0.0; n]);
+        reference::tsne_perplexity_f32(&dist, n, perplexity, &mut pc, &mut rs);
+        let total: f64 = 2.0 * rs.iter().map(|&v| v as f64).sum::<f64>();
+        let mut p = vec![0.0; n * n];
+        reference::tsne_joint_p_f32(&pc, n, total, &mut p);
+        p
+    }
+
+    #[test]
+    fn packed_p_matches_the_dense_reference() {
+        let mut rng = Rng::new(7);
+        for n in [5, 64, 131] {
+            let x = points(&mut rng, n, 9);
+            let fast = joint_from_sqdist(packed_sqdist(&x, n, 9), n, 4.0).to_dense();
+            let want = reference_p(&x, n, 9, 4.0);
+            for (a, b) in fast.iter().zip(&want) {
+                assert!((a - b).abs() <= 2e-7 * b.abs(), "{a} vs {b}");
+            }
+            let sum: f64 = fast.iter().map(|&v| v as f64).sum();
+            assert!((sum - 1.0).abs() < 1e-5, "P sums to {sum}");
+        }
+    }
+
+    #[test]
+    fn fused_pass_matches_plain_f64_formulas() {
+        let mut rng = Rng::new(8);
+        // Sizes around the lane, group, block and segment edges.
+        for n in [4, 9, 67, 130, 600] {
+            let x = points(&mut rng, n, 5);
+            let p = joint_from_sqdist(packed_sqdist(&x, n, 5), n, 3.0);
+            let y: Vec<f32> = (0..2 * n).map(|_| rng.normal() as f32 * 3.0).collect();
+            let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+            let (kl, g) = kl_and_gradient_f64(&p, &y64);
+            let mut k = PairKernel::new(p);
+            let mut grad = vec![f32::NAN; 2 * n];
+            let z = k.gradient(&y, 1.0, &mut grad);
+            let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (a, b) in grad.iter().zip(&g) {
+                assert!((*a as f64 - b).abs() <= 1e-5 * scale, "n={n}: {a} vs {b}");
+            }
+            let kl_fast = k.kl(&y, z);
+            assert!(
+                (kl_fast - kl).abs() <= 1e-6 * kl.abs().max(1.0),
+                "{kl_fast} vs {kl}"
+            );
+            // Exaggeration scales the attractive half only.
+            let mut g12 = vec![0.0; 2 * n];
+            k.gradient(&y, 12.0, &mut g12);
+            let mut rows = vec![0.0; 5 * n];
+            reference::tsne_rowsums_f32(&k.p.to_dense(), &y, n, &mut rows);
+            let mut zz = [0.0];
+            reference::tsne_q_sum_f32(&rows, n, &mut zz);
+            let mut want = vec![0.0; 2 * n];
+            reference::tsne_grad_f32(&rows, &zz, n, 12.0, &mut want);
+            let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            for (a, b) in g12.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-5 * scale, "n={n}: {a} vs {b}");
+            }
+        }
+    }
+}
