@@ -18,7 +18,9 @@
 #define TSNE_STEPS 100
 #define WARPS_PER_BLOCK 8
 
-// e^x for x <= 0; the formula of src/probe/fastmath.rs::exp_neg, operation for operation.
+// e^x for x <= 0; the formula of src/probe/fastmath.rs::exp_neg, operation for operation (the
+// CPU builds the power-of-two factors in the double domain, here with integers: the same
+// exact values).
 __device__ double tsne_exp_neg(double x) {
     const double LN2_HI = __longlong_as_double(0x3fe62e42fee00000LL);
     const double LN2_LO = __longlong_as_double(0x3dea39ef35793c76LL);

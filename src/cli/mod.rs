@@ -1,6 +1,7 @@
 //! The `ddr-engine` command line: one subcommand per stage of the pipeline.
 
 mod info;
+mod tsne;
 
 use crate::device::{cpu, Device, DeviceSpec};
 use crate::Result;
@@ -53,8 +54,8 @@ pub enum Command {
     Sr(Placeholder),
     /// Deep degradation representations: features -> PCA -> t-SNE -> WD/BD/CHI, plots, report.
     Probe(Placeholder),
-    /// Exact t-SNE of any .npy matrix.
-    Tsne(Placeholder),
+    /// Exact t-SNE of any .npy matrix (scikit-learn's method, fast and deterministic).
+    Tsne(tsne::TsneArgs),
     /// Filter attribution by integrated gradients: scores, masking, modulation.
     Faig(Placeholder),
     /// Show the version, CPU threads, compiled CUDA kernels and the GPUs found.
@@ -79,7 +80,7 @@ pub fn run() -> ExitCode {
         Command::Train(_) => not_implemented("train"),
         Command::Sr(_) => not_implemented("sr"),
         Command::Probe(_) => not_implemented("probe"),
-        Command::Tsne(_) => not_implemented("tsne"),
+        Command::Tsne(a) => tsne::run(&cli.global, &a),
         Command::Faig(_) => not_implemented("faig"),
         Command::Info(a) => info::run(&cli.global, &a),
     };

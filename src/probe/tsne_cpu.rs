@@ -4,21 +4,22 @@
 //! Memory: P is the only N^2 array, stored once as f32 for the pairs i < j (N(N-1)/2 floats:
 //! 50 MB at N = 5000). The Student-t affinities w_ij, the distances of the embedding and the
 //! per-iteration partial sums are never stored as a matrix: each row block keeps O(N) column
-//! partial sums, so the working memory besides P is O(N x blocks) = O(N^2 / 64) floats at most
-//! (6 MB at N = 5000). P stays dense because with perplexity 30 most entries of clustered data
+//! partial sums, so the working memory besides P is O(N x blocks) = O(N^2 / 128) floats at most
+//! (3 MB at N = 5000). P stays dense because with perplexity 30 most entries of clustered data
 //! lie above the 2.2e-16 floor, so a sparse P would be no smaller; every entry is exact.
 //!
-//! Determinism: rows are cut into blocks of 64 whatever the thread count; each block writes
+//! Determinism: rows are cut into blocks of 128 whatever the thread count; each block writes
 //! only its own row sums and its own column buffer, and the column buffers are added per point
-//! in block order. Lanes of 8 f32 (AVX2 when the CPU has it, the same arithmetic in SSE2
-//! otherwise: no fused multiply-adds anywhere) are flushed into f64 every 512 columns.
+//! in block order. Lanes of 8 f32 (AVX2 intrinsics when the CPU has them, the same arithmetic
+//! in portable code otherwise: no fused multiply-adds anywhere) are flushed into f64 every 512
+//! columns.
 
 use crate::device::cpu::tsne::{conditional_p, perplexity_search_row, MACHINE_EPSILON};
 use crate::probe::fastmath::ln_ge1;
 use rayon::prelude::*;
 
 /// Rows per block of the pair pass (and of P's construction).
-const BLOCK: usize = 64;
+const BLOCK: usize = 128;
 /// Columns between two flushes of the f32 lane sums into f64.
 const SEGMENT: usize = 512;
 const L: usize = 8;
@@ -214,22 +215,28 @@ impl PairKernel {
             });
         let z = 2.0 * self.row.iter().map(|r| r[0]).sum::<f64>();
         let (col, col_off, row) = (&self.col, &self.col_off, &self.row);
+        // Per block of points: start from their row sums, subtract the column sums of every
+        // row block above, in block order (the order of the additions fixes the bits).
         grad.par_chunks_mut(2 * BLOCK)
             .enumerate()
             .for_each(|(gb, g)| {
-                for (t, gj) in g.chunks_mut(2).enumerate() {
-                    let j = gb * BLOCK + t;
-                    let mut acc = row[j];
-                    for b in 0..=j / BLOCK {
-                        let len = n - b * BLOCK;
-                        let c = &col[col_off[b]..col_off[b + 1]];
-                        let k = j - b * BLOCK;
-                        for (q, a) in acc[1..].iter_mut().enumerate() {
-                            *a -= c[q * len + k] as f64;
+                let j0 = gb * BLOCK;
+                let m = g.len() / 2;
+                let mut acc: Vec<[f64; 5]> = row[j0..j0 + m].to_vec();
+                for b in 0..=gb {
+                    let len = n - b * BLOCK;
+                    let c = &col[col_off[b]..col_off[b + 1]];
+                    let k0 = j0 - b * BLOCK;
+                    for q in 0..4 {
+                        let cq = &c[q * len + k0..q * len + k0 + m];
+                        for (a, &v) in acc.iter_mut().zip(cq) {
+                            a[q + 1] -= v as f64;
                         }
                     }
-                    gj[0] = (4.0 * (exaggeration * acc[1] - acc[3] / z)) as f32;
-                    gj[1] = (4.0 * (exaggeration * acc[2] - acc[4] / z)) as f32;
+                }
+                for (gj, a) in g.chunks_mut(2).zip(&acc) {
+                    gj[0] = (4.0 * (exaggeration * a[1] - a[3] / z)) as f32;
+                    gj[1] = (4.0 * (exaggeration * a[2] - a[4] / z)) as f32;
                 }
             });
         z
@@ -275,60 +282,165 @@ struct Shared<'a> {
 /// All pairs (i, j) with i in this block's rows (from i0) and j > i: row sums into `rows`,
 /// column sums (to be subtracted from the points j) into `col`.
 fn block_pass(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { block_pass_avx2(s, i0, rows, col) };
-        return;
-    }
-    block_pass_generic(s, i0, rows, col)
-}
-
-/// The same code compiled for AVX2 (8-wide f32): no FMA is enabled, so it rounds exactly as
-/// the generic SSE2 build.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn block_pass_avx2(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
-    block_pass_generic(s, i0, rows, col)
-}
-
-#[inline(always)]
-fn block_pass_generic(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
-    let Shared { n, yx, yy, p } = s;
-    let len = n - i0;
+    let len = s.n - i0;
     let (cax, rest) = col.split_at_mut(len);
     let (cay, rest) = rest.split_at_mut(len);
     let (cbx, cby) = rest.split_at_mut(len);
     let mut cols = [cax, cay, cbx, cby];
-    let nb = rows.len();
-    let mut r = 0;
-    while r < nb {
-        let g = if nb - r >= 4 { 4 } else { 1 };
-        let i = i0 + r;
-        let out = &mut rows[r..r + g];
-        for o in out.iter_mut() {
-            *o = [0.0; 5];
-        }
-        // Pairs inside the group (i + a, i + b), a < b: plain scalar arithmetic.
-        for a in 0..g {
-            for b in a + 1..g {
-                let pij = p[row_offset(n, i + a) + b - a - 1];
-                let t = pair_terms(yx[i + a] - yx[i + b], yy[i + a] - yy[i + b], pij);
-                for q in 0..5 {
-                    out[a][q] += t[q] as f64;
-                }
-                for q in 0..4 {
-                    cols[q][i + b - i0] += t[q + 1];
-                }
+    for (r, out) in rows.iter_mut().enumerate() {
+        *out = [0.0; 5];
+        row_pass(s, i0 + r, i0, out, &mut cols);
+    }
+}
+
+/// Row i against columns i+1..n, in segments of 512 columns (lane sums flushed to f64 after each)
+/// and chunks of 8; the last partial chunk is padded with far points of zero probability (see
+/// [`PAD`]), which add exact zeros.
+#[inline]
+fn row_pass(s: Shared, i: usize, i0: usize, out: &mut [f64; 5], cols: &mut [&mut [f32]; 4]) {
+    let Shared { n, yx, yy, p } = s;
+    // P_{i, j} sits at row_offset(i) + j - (i + 1).
+    let poff = row_offset(n, i) - i - 1 + n; // P index of column j is poff + j - n
+    let (xi, yi) = (yx[i], yy[i]);
+    let mut j = i + 1;
+    while j < n {
+        let seg_end = (j + SEGMENT).min(n);
+        let full = (seg_end - j) / L * L;
+        let mut acc = [[0.0f32; L]; 5];
+        let (pj, c0) = (poff + j - n, j - i0);
+        let chunk = Chunk {
+            xi,
+            yi,
+            xs: &yx[j..j + full],
+            ys: &yy[j..j + full],
+            ps: &p[pj..pj + full],
+        };
+        let [cax, cay, cbx, cby] = cols;
+        full_chunks(
+            chunk,
+            &mut acc,
+            [
+                &mut cax[c0..c0 + full],
+                &mut cay[c0..c0 + full],
+                &mut cbx[c0..c0 + full],
+                &mut cby[c0..c0 + full],
+            ],
+        );
+        let w = seg_end - j - full;
+        if w > 0 {
+            let (j, c0, pj) = (j + full, c0 + full, pj + full);
+            let mut xj = [PAD; L];
+            let mut yj = [0.0f32; L];
+            let mut pp = [0.0f32; L];
+            xj[..w].copy_from_slice(&yx[j..j + w]);
+            yj[..w].copy_from_slice(&yy[j..j + w]);
+            pp[..w].copy_from_slice(&p[pj..pj + w]);
+            let mut c = [[0.0f32; L]; 4];
+            for q in 0..4 {
+                c[q][..w].copy_from_slice(&cols[q][c0..c0 + w]);
+            }
+            lanes(xi, yi, &xj, &yj, &pp, &mut acc, &mut c);
+            for q in 0..4 {
+                cols[q][c0..c0 + w].copy_from_slice(&c[q][..w]);
             }
         }
-        let start = i + g;
-        if g == 4 {
-            group_columns::<4>(s, i, start, out, &mut cols, i0);
-        } else {
-            group_columns::<1>(s, i, start, out, &mut cols, i0);
+        for q in 0..5 {
+            let v = &acc[q];
+            let h = ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+            out[q] += h as f64;
         }
-        r += g;
+        j = seg_end;
+    }
+}
+
+/// One row's coordinates against a run of whole chunks of 8 columns.
+#[derive(Clone, Copy)]
+struct Chunk<'a> {
+    xi: f32,
+    yi: f32,
+    xs: &'a [f32],
+    ys: &'a [f32],
+    ps: &'a [f32],
+}
+
+/// [`lanes`] over every chunk of 8 in `c` (lengths equal, multiples of 8): AVX2 intrinsics when
+/// the CPU has them, the portable lanes otherwise; both round identically.
+#[inline]
+fn full_chunks(c: Chunk, acc: &mut [[f32; L]; 5], cols: [&mut [f32]; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        unsafe { full_chunks_avx2(c, acc, cols) };
+        return;
+    }
+    let [cax, cay, cbx, cby] = cols;
+    for k in (0..c.xs.len()).step_by(L) {
+        let r = k..k + L;
+        let arr = |v: &[f32]| -> [f32; L] { v.try_into().unwrap() };
+        let mut cc = [
+            arr(&cax[r.clone()]),
+            arr(&cay[r.clone()]),
+            arr(&cbx[r.clone()]),
+            arr(&cby[r.clone()]),
+        ];
+        let (xj, yj, pj) = (
+            arr(&c.xs[r.clone()]),
+            arr(&c.ys[r.clone()]),
+            arr(&c.ps[r.clone()]),
+        );
+        lanes(c.xi, c.yi, &xj, &yj, &pj, acc, &mut cc);
+        cax[r.clone()].copy_from_slice(&cc[0]);
+        cay[r.clone()].copy_from_slice(&cc[1]);
+        cbx[r.clone()].copy_from_slice(&cc[2]);
+        cby[r].copy_from_slice(&cc[3]);
+    }
+}
+
+/// The whole chunks of [`full_chunks`] with AVX2: per lane exactly the operations of
+/// [`pair_terms`] and [`lanes`], in the same order (no FMA).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn full_chunks_avx2(c: Chunk, acc: &mut [[f32; L]; 5], cols: [&mut [f32]; 4]) {
+    use std::arch::x86_64::*;
+    let len = c.xs.len();
+    assert!(c.ys.len() == len && c.ps.len() == len && cols.iter().all(|v| v.len() == len));
+    let (xi, yi, one) = (
+        _mm256_set1_ps(c.xi),
+        _mm256_set1_ps(c.yi),
+        _mm256_set1_ps(1.0),
+    );
+    // SAFETY (all pointer reads and writes below): k + 8 <= len for every slice, checked above.
+    unsafe {
+        let mut a: [__m256; 5] = std::array::from_fn(|q| _mm256_loadu_ps(acc[q].as_ptr()));
+        let cp: [*mut f32; 4] = [
+            cols[0].as_mut_ptr(),
+            cols[1].as_mut_ptr(),
+            cols[2].as_mut_ptr(),
+            cols[3].as_mut_ptr(),
+        ];
+        for k in (0..len).step_by(L) {
+            let dx = _mm256_sub_ps(xi, _mm256_loadu_ps(c.xs.as_ptr().add(k)));
+            let dy = _mm256_sub_ps(yi, _mm256_loadu_ps(c.ys.as_ptr().add(k)));
+            let d = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+            let w = _mm256_div_ps(one, _mm256_add_ps(one, d));
+            let pw = _mm256_mul_ps(_mm256_loadu_ps(c.ps.as_ptr().add(k)), w);
+            let ww = _mm256_mul_ps(w, w);
+            let t = [
+                _mm256_mul_ps(pw, dx),
+                _mm256_mul_ps(pw, dy),
+                _mm256_mul_ps(ww, dx),
+                _mm256_mul_ps(ww, dy),
+            ];
+            a[0] = _mm256_add_ps(a[0], w);
+            for q in 0..4 {
+                a[q + 1] = _mm256_add_ps(a[q + 1], t[q]);
+                let col = cp[q].add(k);
+                _mm256_storeu_ps(col, _mm256_add_ps(_mm256_loadu_ps(col), t[q]));
+            }
+        }
+        for q in 0..5 {
+            _mm256_storeu_ps(acc[q].as_mut_ptr(), a[q]);
+        }
     }
 }
 
@@ -341,66 +453,25 @@ fn pair_terms(dx: f32, dy: f32, p: f32) -> [f32; 5] {
     [w, pw * dx, pw * dy, ww * dx, ww * dy]
 }
 
-/// Rows i..i+R against columns start..n in lanes of 8; the last partial chunk is padded with
-/// far points of zero probability (see [`PAD`]), which add exact zeros.
+/// One row against 8 columns: row sums into `acc` (per quantity, per lane), column sums into
+/// `c`.
 #[inline(always)]
-fn group_columns<const R: usize>(
-    s: Shared,
-    i: usize,
-    start: usize,
-    out: &mut [[f64; 5]],
-    cols: &mut [&mut [f32]; 4],
-    i0: usize,
+fn lanes(
+    xi: f32,
+    yi: f32,
+    xj: &[f32; L],
+    yj: &[f32; L],
+    pj: &[f32; L],
+    acc: &mut [[f32; L]; 5],
+    c: &mut [[f32; L]; 4],
 ) {
-    let Shared { n, yx, yy, p } = s;
-    // P_{i+a, j} sits at row_offset(i + a) + j - (i + a + 1) (wrapping: the row-0 base is "-1").
-    let poff: [usize; R] = std::array::from_fn(|a| row_offset(n, i + a).wrapping_sub(i + a + 1));
-    let xi: [f32; R] = std::array::from_fn(|a| yx[i + a]);
-    let yi: [f32; R] = std::array::from_fn(|a| yy[i + a]);
-    let mut j = start;
-    while j < n {
-        let seg_end = (j + SEGMENT).min(n);
-        let mut acc = [[[0.0f32; L]; 5]; R];
-        while j < seg_end {
-            let w = L.min(seg_end - j);
-            let mut xj = [PAD; L];
-            let mut yj = [0.0f32; L];
-            let mut pj = [[0.0f32; L]; R];
-            xj[..w].copy_from_slice(&yx[j..j + w]);
-            yj[..w].copy_from_slice(&yy[j..j + w]);
-            for a in 0..R {
-                let o = poff[a].wrapping_add(j);
-                pj[a][..w].copy_from_slice(&p[o..o + w]);
-            }
-            let c0 = j - i0;
-            let mut c = [[0.0f32; L]; 4];
-            for q in 0..4 {
-                c[q][..w].copy_from_slice(&cols[q][c0..c0 + w]);
-            }
-            for a in 0..R {
-                for l in 0..L {
-                    let dx = xi[a] - xj[l];
-                    let dy = yi[a] - yj[l];
-                    let t = pair_terms(dx, dy, pj[a][l]);
-                    for q in 0..5 {
-                        acc[a][q][l] += t[q];
-                    }
-                    for q in 0..4 {
-                        c[q][l] += t[q + 1];
-                    }
-                }
-            }
-            for q in 0..4 {
-                cols[q][c0..c0 + w].copy_from_slice(&c[q][..w]);
-            }
-            j += w;
+    for l in 0..L {
+        let t = pair_terms(xi - xj[l], yi - yj[l], pj[l]);
+        for q in 0..5 {
+            acc[q][l] += t[q];
         }
-        for a in 0..R {
-            for q in 0..5 {
-                let v = &acc[a][q];
-                let h = ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-                out[a][q] += h as f64;
-            }
+        for q in 0..4 {
+            c[q][l] += t[q + 1];
         }
     }
 }
