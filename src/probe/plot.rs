@@ -109,6 +109,17 @@ fn bounds(xy: &[f32]) -> ([f64; 2], [f64; 2]) {
     (lo, hi)
 }
 
+/// A tick label: at most 3 decimals, trailing zeros dropped ("-40", "2.5", "0.125").
+fn tick(v: &f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 fn draw(
@@ -129,7 +140,9 @@ fn draw(
         .build_cartesian_2d(lo[0]..hi[0], lo[1]..hi[1])?;
     chart
         .configure_mesh()
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(244, 244, 244))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .label_style((FAMILY, 14))
         .draw()?;
     let points = |keep: &dyn Fn(usize) -> bool| -> Vec<(f64, f64)> {
