@@ -28,6 +28,21 @@ const TAYLOR_TAIL: [f64; 13] = [
     1.0,
     1.0,
 ];
+/// 1/21, 1/19, ..., 1/3: Horner's coefficients of the odd series of atanh after 1/23.
+const ATANH_TAIL: [f64; 10] = [
+    1.0 / 21.0,
+    1.0 / 19.0,
+    1.0 / 17.0,
+    1.0 / 15.0,
+    1.0 / 13.0,
+    1.0 / 11.0,
+    1.0 / 9.0,
+    1.0 / 7.0,
+    1.0 / 5.0,
+    1.0 / 3.0,
+];
+const MANTISSA: u64 = 0x000f_ffff_ffff_ffff;
+const ONE_BITS: u64 = 0x3ff0_0000_0000_0000;
 const TWO_52: f64 = 4_503_599_627_370_496.0;
 const BIAS_2_52: f64 = TWO_52 + 1023.0;
 
@@ -97,8 +112,8 @@ pub unsafe fn exp_neg_avx2(x: std::arch::x86_64::__m256d) -> std::arch::x86_64::
 pub fn ln_ge1(x: f64) -> f64 {
     let bits = x.to_bits();
     let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000); // [1, 2)
-                                                                                    // Bring m into [sqrt(1/2), sqrt(2)).
+    // m in [1, 2), then brought into [sqrt(1/2), sqrt(2)).
+    let m = f64::from_bits((bits & MANTISSA) | ONE_BITS);
     let big = m > std::f64::consts::SQRT_2;
     let m = if big { m * 0.5 } else { m };
     let e = (e + big as i64) as f64;
@@ -106,18 +121,48 @@ pub fn ln_ge1(x: f64) -> f64 {
     let s2 = s * s;
     // 2 atanh(s) = 2 (s + s^3/3 + ... + s^23/23); the next term is below 2^-60 relative.
     let mut q = 1.0 / 23.0;
-    q = q * s2 + 1.0 / 21.0;
-    q = q * s2 + 1.0 / 19.0;
-    q = q * s2 + 1.0 / 17.0;
-    q = q * s2 + 1.0 / 15.0;
-    q = q * s2 + 1.0 / 13.0;
-    q = q * s2 + 1.0 / 11.0;
-    q = q * s2 + 1.0 / 9.0;
-    q = q * s2 + 1.0 / 7.0;
-    q = q * s2 + 1.0 / 5.0;
-    q = q * s2 + 1.0 / 3.0;
+    for coef in ATANH_TAIL {
+        q = q * s2 + coef;
+    }
     let lnm = 2.0 * s + 2.0 * s * s2 * q;
     e * LN2_HI + (e * LN2_LO + lnm)
+}
+
+/// [`ln_ge1`] on four lanes with AVX2 intrinsics, rounding each lane exactly as the scalar
+/// function.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub unsafe fn ln_ge1_avx2(x: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m256d {
+    use std::arch::x86_64::*;
+    let c = |v: f64| _mm256_set1_pd(v);
+    let (add, sub, mul) = (_mm256_add_pd, _mm256_sub_pd, _mm256_mul_pd);
+    let bits = _mm256_castpd_si256(x);
+    // The biased exponent (x >= 1: sign bit 0) as a double, via the low mantissa bits of 2^52.
+    let two52 = _mm256_castpd_si256(c(TWO_52));
+    let ef = sub(
+        _mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64::<52>(bits), two52)),
+        c(TWO_52),
+    );
+    let e = sub(ef, c(1023.0));
+    let mant = _mm256_set1_epi64x(MANTISSA as i64);
+    let one = _mm256_set1_epi64x(ONE_BITS as i64);
+    let m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, mant), one));
+    let big = _mm256_cmp_pd::<_CMP_GT_OQ>(m, c(std::f64::consts::SQRT_2));
+    let m = _mm256_blendv_pd(m, mul(m, c(0.5)), big);
+    let e = add(e, _mm256_and_pd(big, c(1.0)));
+    let s = _mm256_div_pd(sub(m, c(1.0)), add(m, c(1.0)));
+    let s2 = mul(s, s);
+    let mut q = c(1.0 / 23.0);
+    for coef in ATANH_TAIL {
+        q = add(mul(q, s2), c(coef));
+    }
+    let two_s = mul(c(2.0), s);
+    let lnm = add(two_s, mul(mul(two_s, s2), q));
+    add(mul(e, c(LN2_HI)), add(mul(e, c(LN2_LO)), lnm))
 }
 
 #[cfg(test)]
@@ -170,6 +215,27 @@ mod tests {
             }
             for l in 0..4 {
                 assert_eq!(out[l].to_bits(), exp_neg(x[l]).to_bits(), "exp({})", x[l]);
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_lanes_round_like_the_scalar_ln() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut rng = Rng::new(5);
+        for _ in 0..10_000 {
+            let x: [f64; 4] = std::array::from_fn(|_| 1.0 + (rng.uniform() * 40.0).exp() - 1.0);
+            let mut out = [0.0f64; 4];
+            // SAFETY: AVX2 is present (checked above).
+            unsafe {
+                use std::arch::x86_64::*;
+                _mm256_storeu_pd(out.as_mut_ptr(), ln_ge1_avx2(_mm256_loadu_pd(x.as_ptr())));
+            }
+            for l in 0..4 {
+                assert_eq!(out[l].to_bits(), ln_ge1(x[l]).to_bits(), "ln({})", x[l]);
             }
         }
     }

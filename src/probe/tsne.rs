@@ -336,7 +336,7 @@ impl Engine for CpuEngine {
         Ok(norm(&self.grad))
     }
     fn kl(&mut self) -> Result<f64> {
-        Ok(self.kernel.kl(&self.y, self.z))
+        Ok(self.kernel.kl(self.z))
     }
     fn update(&mut self, momentum: f32, learning_rate: f32) -> Result<()> {
         tsne_update_f32(
