@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Peer benchmark of exact t-SNE (issue 7): ddr-engine against scikit-learn (exact and
-# Barnes-Hut) and openTSNE (default, FFT-accelerated), on Gaussian blobs of 50 dims, perplexity
-# 30, 1000 iterations (250 of them with early exaggeration 12), 2 threads each.
+# Barnes-Hut) and openTSNE (its default, which is Barnes-Hut below 10,000 points, and its
+# FFT-accelerated method), on Gaussian blobs of 50 dims, perplexity 30, 1000 iterations (250 of
+# them with early exaggeration 12), 2 threads each.
 #
 #   benches/peers/tsne.sh [N ...]        (default: 300 1000 2000 5000)
 #
