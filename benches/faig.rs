@@ -19,16 +19,37 @@ fn faig(c: &mut Criterion) {
     let (mut net, mut p) = arch.build(&dev, 0).unwrap();
     let base = p.values.deep_clone().unwrap();
     let mut rng = Rng::new(1);
-    let target = Tensor::from_vec(base.to_vec().unwrap().iter().map(|v| v + 0.01 * rng.normal() as f32).collect(), &[p.len()], &dev).unwrap();
+    let target = Tensor::from_vec(
+        base.to_vec().unwrap().iter().map(|v| v + 0.01 * rng.normal() as f32).collect(),
+        &[p.len()],
+        &dev,
+    )
+    .unwrap();
     let (h, w) = (64, 64);
-    let x = Tensor::from_vec((0..3 * h * w).map(|_| rng.uniform_f32()).collect(), &[1, 3, h, w], &dev).unwrap();
-    let y = Tensor::from_vec((0..3 * 4 * h * w).map(|_| rng.uniform_f32()).collect(), &[1, 3, 2 * h, 2 * w], &dev).unwrap();
+    let x =
+        Tensor::from_vec((0..3 * h * w).map(|_| rng.uniform_f32()).collect(), &[1, 3, h, w], &dev).unwrap();
+    let y = Tensor::from_vec(
+        (0..3 * 4 * h * w).map(|_| rng.uniform_f32()).collect(),
+        &[1, 3, 2 * h, 2 * w],
+        &dev,
+    )
+    .unwrap();
     let mut g = c.benchmark_group("faig_cpu");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     g.bench_function(format!("msrresnet_nf32_nb8_x2_lr64/faig_{STEPS}steps_x2deg"), |b| {
         b.iter(|| {
             for _ in 0..2 {
-                integrated_gradients(net.as_mut(), &mut p, &base, &target, &x, &y, STEPS, PathRule::Reference).unwrap();
+                integrated_gradients(
+                    net.as_mut(),
+                    &mut p,
+                    &base,
+                    &target,
+                    &x,
+                    &y,
+                    STEPS,
+                    PathRule::Reference,
+                )
+                .unwrap();
             }
         })
     });

@@ -14,6 +14,7 @@ pub mod data;
 pub mod device;
 pub mod faig;
 pub mod infer;
+pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod probe;

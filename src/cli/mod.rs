@@ -1,9 +1,12 @@
 //! The `ddr-engine` command line: one subcommand per stage of the pipeline.
 
 mod data;
+mod faig;
 mod info;
+mod probe;
 mod sr;
 mod train;
+mod tsne;
 
 use crate::device::{cpu, Device, DeviceSpec};
 use crate::Result;
@@ -55,24 +58,13 @@ pub enum Command {
     /// Run a trained SR network on images.
     Sr(sr::SrArgs),
     /// Deep degradation representations: features -> PCA -> t-SNE -> WD/BD/CHI, plots, report.
-    Probe(Placeholder),
-    /// Exact t-SNE of any .npy matrix.
-    Tsne(Placeholder),
+    Probe(probe::ProbeArgs),
+    /// Exact t-SNE of any .npy matrix (scikit-learn's method, fast and deterministic).
+    Tsne(tsne::TsneArgs),
     /// Filter attribution by integrated gradients: scores, masking, modulation.
-    Faig(Placeholder),
+    Faig(faig::FaigArgs),
     /// Show the version, CPU threads, compiled CUDA kernels and the GPUs found.
     Info(info::InfoArgs),
-}
-
-/// Arguments of a subcommand that a later release fills in.
-#[derive(Args)]
-pub struct Placeholder {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
-}
-
-fn not_implemented(name: &str) -> Result<()> {
-    anyhow::bail!("`ddr-engine {name}` is not implemented yet")
 }
 
 pub fn run() -> ExitCode {
@@ -81,9 +73,9 @@ pub fn run() -> ExitCode {
         Command::Data(a) => data::run(&cli.global, a),
         Command::Train(a) => train::run(&cli.global, &a),
         Command::Sr(a) => sr::run(&cli.global, &a),
-        Command::Probe(_) => not_implemented("probe"),
-        Command::Tsne(_) => not_implemented("tsne"),
-        Command::Faig(_) => not_implemented("faig"),
+        Command::Probe(a) => probe::run(&cli.global, &a),
+        Command::Tsne(a) => tsne::run(&cli.global, &a),
+        Command::Faig(a) => faig::run(&cli.global, &a),
         Command::Info(a) => info::run(&cli.global, &a),
     };
     match result {

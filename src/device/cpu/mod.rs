@@ -13,6 +13,7 @@ pub mod loss;
 pub mod optim;
 pub mod pixel_shuffle;
 pub mod pool;
+pub mod tsne;
 pub mod upsample;
 
 use std::sync::OnceLock;

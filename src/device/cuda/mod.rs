@@ -33,6 +33,7 @@ pub mod loss;
 pub mod optim;
 pub mod pixel_shuffle;
 pub mod pool2d;
+pub mod tsne;
 pub mod upsample;
 
 pub use gemm::ConvMath;

@@ -1,0 +1,234 @@
+// Exact t-SNE (scikit-learn's method='exact'): input distances, the per-point perplexity
+// search, joint probabilities, the Student-t affinities and the KL gradient, the optimiser
+// step, and the KL itself. CPU references of the same names: src/device/cpu/tsne.rs.
+//
+// Layouts: points x are n x d row-major; the embedding y is n x 2 interleaved (x0, y0, x1, ...);
+// square matrices (dist, pcond, P) are n x n row-major; rows holds 5 floats per point
+// (Z_i, A_x, A_y, B_x, B_y), see tsne_rowsums_f32.
+//
+// Determinism: no atomics. Every reduction has a fixed shape (a warp's shuffle-down tree, or one
+// block's shared-memory tree), so results do not depend on scheduling. Where a kernel must match
+// its CPU reference bit for bit (sqdist, joint_p, grad, update), arithmetic goes through the
+// _rn intrinsics so that nvcc cannot contract a multiply and an add into an FMA.
+#include "common.cuh"
+
+#define TSNE_EPS 2.220446049250313e-16   // np.finfo(np.double).eps
+#define TSNE_TOL 9.99999974737875e-06    // scikit-learn's C float 1e-5, as a double
+#define TSNE_ZERO_SUM 9.99999993922529e-09 // scikit-learn's C float 1e-8, as a double
+#define TSNE_STEPS 100
+#define WARPS_PER_BLOCK 8
+
+// e^x for x <= 0; the formula of src/probe/fastmath.rs::exp_neg, operation for operation (the
+// CPU builds the power-of-two factors in the double domain, here with integers: the same
+// exact values).
+__device__ double tsne_exp_neg(double x) {
+    const double LN2_HI = __longlong_as_double(0x3fe62e42fee00000LL);
+    const double LN2_LO = __longlong_as_double(0x3dea39ef35793c76LL);
+    const double LOG2E = 1.4426950408889634;
+    const double ROUNDER = 6755399441055744.0;
+    x = fmax(x, -746.0);
+    double t = __dadd_rn(__dmul_rn(x, LOG2E), ROUNDER);
+    double k = __dsub_rn(t, ROUNDER);
+    long long ki = __double_as_longlong(t) - __double_as_longlong(ROUNDER);
+    double r = __dsub_rn(__dsub_rn(x, __dmul_rn(k, LN2_HI)), __dmul_rn(k, LN2_LO));
+    const double c[14] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+                          1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
+                          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    double p = c[0];
+    #pragma unroll
+    for (int q = 1; q < 14; q++) p = __dadd_rn(__dmul_rn(p, r), c[q]);
+    long long k1 = ki >> 1;
+    long long k2 = ki - k1;
+    double s1 = __longlong_as_double((k1 + 1023) << 52);
+    double s2 = __longlong_as_double((k2 + 1023) << 52);
+    double y = __dmul_rn(__dmul_rn(p, s1), s2);
+    return x <= -745.5 ? 0.0 : y;
+}
+
+// Sum of v over the 32 lanes of a warp in a fixed tree order; every lane gets lane 0's total.
+__device__ double warp_sum(double v) {
+    #pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+
+// out[i, j] = sum_k (x[i, k] - x[j, k])^2 in double, k in order, rounded to float.
+// Launch: 16 x 16 threads per block, grid (ceil(n / 16), ceil(n / 16)); 16-column tiles of both
+// row sets go through shared memory.
+extern "C" __global__ void tsne_sqdist_f32(const float* x, float* out, u64 n, u64 d) {
+    __shared__ float xi[16][17];
+    __shared__ float xj[16][17];
+    u64 i = (u64)blockIdx.y * 16 + threadIdx.y;
+    u64 j = (u64)blockIdx.x * 16 + threadIdx.x;
+    u64 i_load = (u64)blockIdx.y * 16 + threadIdx.x; // row whose column threadIdx.y we load
+    u64 j_load = (u64)blockIdx.x * 16 + threadIdx.x;
+    double s = 0.0;
+    for (u64 k0 = 0; k0 < d; k0 += 16) {
+        u64 k = k0 + threadIdx.y;
+        xi[threadIdx.y][threadIdx.x] = (i_load < n && k < d) ? x[i_load * d + k] : 0.f;
+        xj[threadIdx.y][threadIdx.x] = (j_load < n && k < d) ? x[j_load * d + k] : 0.f;
+        __syncthreads();
+        u64 kmax = d - k0 < 16 ? d - k0 : 16;
+        for (u64 kk = 0; kk < kmax; kk++) {
+            double t = __dsub_rn((double)xi[kk][threadIdx.y], (double)xj[kk][threadIdx.x]);
+            s = __dadd_rn(s, __dmul_rn(t, t));
+        }
+        __syncthreads();
+    }
+    if (i < n && j < n) out[i * n + j] = (float)s;
+}
+
+// Per row i (one warp): scikit-learn's binary search for beta (start 1; double or halve until
+// bracketed, then bisect; stop when |entropy - log_perp| <= 1e-5 or after 100 steps), then
+// pcond[i, j] = (float)(exp(-dist[i, j] beta) / sum) (0 at j = i) and rowsum[i] = sum of the
+// row's floats (in double). Launch: 256 threads per block (8 rows), grid ceil(n / 8).
+extern "C" __global__ void tsne_perplexity_f32(const float* dist, float* pcond, float* rowsum,
+                                               u64 n, double log_perp) {
+    u64 i = (u64)blockIdx.x * WARPS_PER_BLOCK + threadIdx.x / 32;
+    unsigned lane = threadIdx.x % 32;
+    if (i >= n) return; // whole warps leave together
+    const float* row = dist + i * n;
+    double beta = 1.0, lo = -INFINITY, hi = INFINITY, used_beta = 1.0, used_sum = TSNE_ZERO_SUM;
+    for (int step = 0; step < TSNE_STEPS; step++) {
+        double s = 0.0, sd = 0.0;
+        for (u64 j = lane; j < n; j += 32) {
+            if (j == i) continue;
+            double dj = (double)row[j];
+            double e = tsne_exp_neg(-dj * beta);
+            s += e;
+            sd += dj * e;
+        }
+        double sum = warp_sum(s);
+        double sum_d = warp_sum(sd);
+        if (sum == 0.0) sum = TSNE_ZERO_SUM;
+        used_beta = beta;
+        used_sum = sum;
+        double entropy = log(sum) + beta * (sum_d / sum);
+        double diff = entropy - log_perp;
+        if (fabs(diff) <= TSNE_TOL) break;
+        if (diff > 0.0) {
+            lo = beta;
+            beta = hi == INFINITY ? beta * 2.0 : (beta + hi) / 2.0;
+        } else {
+            hi = beta;
+            beta = lo == -INFINITY ? beta / 2.0 : (beta + lo) / 2.0;
+        }
+    }
+    double total = 0.0;
+    for (u64 j = lane; j < n; j += 32) {
+        float p = j == i ? 0.f
+                         : (float)__ddiv_rn(tsne_exp_neg(-(double)row[j] * used_beta), used_sum);
+        pcond[i * n + j] = p;
+        total += (double)p;
+    }
+    total = warp_sum(total);
+    if (lane == 0) rowsum[i] = (float)total;
+}
+
+// P[i, j] = max((pcond[i, j] + pcond[j, i]) / total, eps) off the diagonal, 0 on it; total is
+// scikit-learn's sum_P = sum of pcond + pcond^T = 2 * sum of the row sums.
+// Launch: 1-D grid-stride over n * n.
+extern "C" __global__ void tsne_joint_p_f32(const float* pcond, float* p, u64 n, double total) {
+    GRID_STRIDE_LOOP(t, n * n) {
+        u64 i = t / n, j = t % n;
+        float sym = __fadd_rn(pcond[i * n + j], pcond[j * n + i]);
+        p[t] = i == j ? 0.f : (float)fmax(__ddiv_rn((double)sym, total), TSNE_EPS);
+    }
+}
+
+// Per row i (one warp), w_ij = 1 / (1 + |y_i - y_j|^2) over j != i:
+// rows[5i..] = (sum w, sum p w (y_i - y_j) [x, y], sum w^2 (y_i - y_j) [x, y]).
+// Lanes sum in float over j = lane, lane + 32, ...; the warp adds the lanes in double.
+// Launch: 256 threads per block (8 rows), grid ceil(n / 8).
+extern "C" __global__ void tsne_rowsums_f32(const float* p, const float* y, float* rows, u64 n) {
+    u64 i = (u64)blockIdx.x * WARPS_PER_BLOCK + threadIdx.x / 32;
+    unsigned lane = threadIdx.x % 32;
+    if (i >= n) return;
+    const float2* y2 = (const float2*)y;
+    float2 yi = y2[i];
+    const float* prow = p + i * n;
+    float acc[5] = {0.f, 0.f, 0.f, 0.f, 0.f};
+    for (u64 j = lane; j < n; j += 32) {
+        if (j == i) continue;
+        float2 yj = y2[j];
+        float dx = yi.x - yj.x, dy = yi.y - yj.y;
+        float w = __frcp_rn(1.f + (dx * dx + dy * dy));
+        float pw = prow[j] * w, ww = w * w;
+        acc[0] += w;
+        acc[1] += pw * dx;
+        acc[2] += pw * dy;
+        acc[3] += ww * dx;
+        acc[4] += ww * dy;
+    }
+    #pragma unroll
+    for (int q = 0; q < 5; q++) {
+        double t = warp_sum((double)acc[q]);
+        if (lane == 0) rows[5 * i + q] = (float)t;
+    }
+}
+
+// z[0] = sum_i rows[5i], in double with a fixed shape: thread t adds i = t, t + 1024, ...; then a
+// shared-memory tree. Launch: exactly one block of 1024 threads.
+extern "C" __global__ void tsne_q_sum_f32(const float* rows, float* z, u64 n) {
+    __shared__ double part[1024];
+    double s = 0.0;
+    for (u64 i = threadIdx.x; i < n; i += 1024) s += (double)rows[5 * i];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (unsigned half = 512; half > 0; half >>= 1) {
+        if (threadIdx.x < half) part[threadIdx.x] += part[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) z[0] = (float)part[0];
+}
+
+// grad[2i + c] = 4 (exaggeration * A_c - B_c / z), float, rounded as the CPU reference.
+// Launch: 1-D grid-stride over 2n.
+extern "C" __global__ void tsne_grad_f32(const float* rows, const float* z, float* grad, u64 n,
+                                         float exaggeration) {
+    float zz = z[0];
+    GRID_STRIDE_LOOP(t, 2 * n) {
+        u64 i = t / 2, c = t % 2;
+        float a = rows[5 * i + 1 + c], b = rows[5 * i + 3 + c];
+        grad[t] = __fmul_rn(4.f, __fsub_rn(__fmul_rn(exaggeration, a), __fdiv_rn(b, zz)));
+    }
+}
+
+// scikit-learn's step with momentum and gains, per parameter:
+// gain = update * grad < 0 ? gain + 0.2 : gain * 0.8, floored at min_gain;
+// update = momentum * update - lr * (grad * gain); y += update. Launch: 1-D grid-stride over m.
+extern "C" __global__ void tsne_update_f32(const float* grad, float* update, float* gains,
+                                           float* y, u64 m, float momentum, float lr,
+                                           float min_gain) {
+    GRID_STRIDE_LOOP(t, m) {
+        float g = grad[t], u = update[t];
+        float gain = __fmul_rn(u, g) < 0.f ? __fadd_rn(gains[t], 0.2f) : __fmul_rn(gains[t], 0.8f);
+        if (gain < min_gain) gain = min_gain;
+        gains[t] = gain;
+        u = __fsub_rn(__fmul_rn(momentum, u), __fmul_rn(lr, __fmul_rn(g, gain)));
+        update[t] = u;
+        y[t] = __fadd_rn(y[t], u);
+    }
+}
+
+// Per row i (one warp): kl[i] = sum_{j != i} p_ij ln(max(p_ij, eps) / max(w_ij / z, eps)), in
+// double, stored as float. Launch: 256 threads per block (8 rows), grid ceil(n / 8).
+extern "C" __global__ void tsne_kl_rows_f32(const float* p, const float* y, const float* z,
+                                            float* kl, u64 n) {
+    u64 i = (u64)blockIdx.x * WARPS_PER_BLOCK + threadIdx.x / 32;
+    unsigned lane = threadIdx.x % 32;
+    if (i >= n) return;
+    double zz = (double)z[0];
+    double s = 0.0;
+    for (u64 j = lane; j < n; j += 32) {
+        if (j == i) continue;
+        double dx = (double)(y[2 * i] - y[2 * j]);
+        double dy = (double)(y[2 * i + 1] - y[2 * j + 1]);
+        double w = 1.0 / (1.0 + dx * dx + dy * dy);
+        double q = fmax(w / zz, TSNE_EPS);
+        double pij = (double)p[i * n + j];
+        s += pij * (log(fmax(pij, TSNE_EPS)) - log(q));
+    }
+    s = warp_sum(s);
+    if (lane == 0) kl[i] = (float)s;
+}

@@ -1,0 +1,129 @@
+//! Launchers for `kernels/tsne.cu`, mirroring `device::cpu::tsne` (same names, same layouts).
+//! Each checks the buffer lengths the kernel's indexing relies on.
+
+use super::CudaDevice;
+use crate::Result;
+use anyhow::ensure;
+use cudarc::driver::{CudaView, CudaViewMut, LaunchConfig};
+
+type In<'a, 'b> = &'a CudaView<'b, f32>;
+type Out<'a, 'b> = &'a mut CudaViewMut<'b, f32>;
+
+/// Rows per block of the one-warp-per-row kernels (WARPS_PER_BLOCK in tsne.cu).
+const ROWS_PER_BLOCK: usize = 8;
+
+fn warp_per_row(n: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n.div_ceil(ROWS_PER_BLOCK).max(1) as u32, 1, 1),
+        block_dim: (32 * ROWS_PER_BLOCK as u32, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+fn check(what: &str, name: &str, got: usize, want: usize) -> Result<()> {
+    ensure!(got == want, "{what}: {name} holds {got} floats, expected {want}");
+    Ok(())
+}
+
+pub fn tsne_sqdist_f32(dev: &CudaDevice, x: In, n: usize, d: usize, out: Out) -> Result<()> {
+    check("tsne_sqdist_f32", "x", x.len(), n * d)?;
+    check("tsne_sqdist_f32", "out", out.len(), n * n)?;
+    let tiles = n.div_ceil(16).max(1) as u32;
+    let cfg = LaunchConfig { grid_dim: (tiles, tiles, 1), block_dim: (16, 16, 1), shared_mem_bytes: 0 };
+    let (n, d) = (n as u64, d as u64);
+    launch!(dev, "tsne_sqdist_f32", cfg, x, out, &n, &d)
+}
+
+pub fn tsne_perplexity_f32(
+    dev: &CudaDevice,
+    dist: In,
+    n: usize,
+    perplexity: f32,
+    pcond: Out,
+    rowsum: Out,
+) -> Result<()> {
+    check("tsne_perplexity_f32", "dist", dist.len(), n * n)?;
+    check("tsne_perplexity_f32", "pcond", pcond.len(), n * n)?;
+    check("tsne_perplexity_f32", "rowsum", rowsum.len(), n)?;
+    let log_perp = (perplexity as f64).ln();
+    let n64 = n as u64;
+    launch!(dev, "tsne_perplexity_f32", warp_per_row(n), dist, pcond, rowsum, &n64, &log_perp)
+}
+
+pub fn tsne_joint_p_f32(dev: &CudaDevice, pcond: In, n: usize, total: f64, p: Out) -> Result<()> {
+    check("tsne_joint_p_f32", "pcond", pcond.len(), n * n)?;
+    check("tsne_joint_p_f32", "p", p.len(), n * n)?;
+    let n64 = n as u64;
+    launch!(dev, "tsne_joint_p_f32", dev.grid_1d(n * n), pcond, p, &n64, &total)
+}
+
+pub fn tsne_rowsums_f32(dev: &CudaDevice, p: In, y: In, n: usize, rows: Out) -> Result<()> {
+    check("tsne_rowsums_f32", "p", p.len(), n * n)?;
+    check("tsne_rowsums_f32", "y", y.len(), 2 * n)?;
+    check("tsne_rowsums_f32", "rows", rows.len(), 5 * n)?;
+    let n64 = n as u64;
+    launch!(dev, "tsne_rowsums_f32", warp_per_row(n), p, y, rows, &n64)
+}
+
+pub fn tsne_q_sum_f32(dev: &CudaDevice, rows: In, n: usize, z: Out) -> Result<()> {
+    check("tsne_q_sum_f32", "rows", rows.len(), 5 * n)?;
+    check("tsne_q_sum_f32", "z", z.len(), 1)?;
+    let cfg = LaunchConfig { grid_dim: (1, 1, 1), block_dim: (1024, 1, 1), shared_mem_bytes: 0 };
+    let n64 = n as u64;
+    launch!(dev, "tsne_q_sum_f32", cfg, rows, z, &n64)
+}
+
+pub fn tsne_grad_f32(
+    dev: &CudaDevice,
+    rows: In,
+    z: In,
+    n: usize,
+    exaggeration: f32,
+    grad: Out,
+) -> Result<()> {
+    check("tsne_grad_f32", "rows", rows.len(), 5 * n)?;
+    check("tsne_grad_f32", "z", z.len(), 1)?;
+    check("tsne_grad_f32", "grad", grad.len(), 2 * n)?;
+    let n64 = n as u64;
+    launch!(dev, "tsne_grad_f32", dev.grid_1d(2 * n), rows, z, grad, &n64, &exaggeration)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn tsne_update_f32(
+    dev: &CudaDevice,
+    grad: In,
+    momentum: f32,
+    learning_rate: f32,
+    min_gain: f32,
+    update: Out,
+    gains: Out,
+    y: Out,
+) -> Result<()> {
+    let m = grad.len();
+    check("tsne_update_f32", "update", update.len(), m)?;
+    check("tsne_update_f32", "gains", gains.len(), m)?;
+    check("tsne_update_f32", "y", y.len(), m)?;
+    let m64 = m as u64;
+    launch!(
+        dev,
+        "tsne_update_f32",
+        dev.grid_1d(m),
+        grad,
+        update,
+        gains,
+        y,
+        &m64,
+        &momentum,
+        &learning_rate,
+        &min_gain
+    )
+}
+
+pub fn tsne_kl_rows_f32(dev: &CudaDevice, p: In, y: In, n: usize, z: In, kl: Out) -> Result<()> {
+    check("tsne_kl_rows_f32", "p", p.len(), n * n)?;
+    check("tsne_kl_rows_f32", "y", y.len(), 2 * n)?;
+    check("tsne_kl_rows_f32", "z", z.len(), 1)?;
+    check("tsne_kl_rows_f32", "kl", kl.len(), n)?;
+    let n64 = n as u64;
+    launch!(dev, "tsne_kl_rows_f32", warp_per_row(n), p, y, z, kl, &n64)
+}

@@ -1,0 +1,214 @@
+//! A whole DDR probe of one network: features of the paired test sets at each tapped layer, PCA
+//! to 50 dimensions, t-SNE to 2 for several seeds, cluster scores with the degradation labels
+//! (the labels only score, they never steer), plus the paper's intra-degradation groups.
+
+use super::features::{extract, FeatureMatrix};
+use super::testsets::{build, intra_sets, SetSpec, TestSets};
+use super::{cluster_scores, pca, tsne, ClusterScores, TsneConfig};
+use crate::device::Device;
+use crate::nn::models::SrNet;
+use crate::nn::Params;
+use crate::Result;
+use anyhow::ensure;
+use image::RgbImage;
+use serde::Serialize;
+
+/// What to probe and how.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeSettings {
+    /// The main sets (the paper's clean, blur:2-4, noise:5-30).
+    #[serde(skip)]
+    pub sets: Vec<SetSpec>,
+    pub set_names: Vec<String>,
+    /// Groups of intra-degradation sets to score on their own (e.g. noise:5+noise:10+noise:30).
+    pub intra_groups: Vec<Vec<String>>,
+    pub layers: Vec<String>,
+    pub lr_patch: usize,
+    pub count: usize,
+    pub runs: usize,
+    pub pca_dims: usize,
+    pub perplexity: f64,
+    pub tsne_iters: usize,
+    pub seed: u64,
+    pub batch: usize,
+}
+
+impl ProbeSettings {
+    /// The paper's Table 3 groups.
+    pub fn paper_intra_groups() -> Vec<Vec<String>> {
+        [
+            vec!["noise:5", "noise:10", "noise:30"],
+            vec!["noise:10", "noise:30"],
+            vec!["noise:10", "noise:20"],
+            vec!["blur:1", "blur:4"],
+        ]
+        .into_iter()
+        .map(|g| g.into_iter().map(String::from).collect())
+        .collect()
+    }
+}
+
+/// Mean and (population) standard deviation over t-SNE runs.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl MeanStd {
+    fn of(v: &[f64]) -> MeanStd {
+        let n = v.len().max(1) as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        MeanStd { mean, std: (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt() }
+    }
+}
+
+/// The scores of one point set (a layer's features for some sets).
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupScores {
+    pub sets: Vec<String>,
+    pub points: usize,
+    pub feature_dim: usize,
+    /// On the PCA-50 features: stable, no embedding noise.
+    pub pca: ClusterScores,
+    /// On the t-SNE embeddings, over the runs.
+    pub tsne_chi: MeanStd,
+    pub tsne_wd: MeanStd,
+    pub tsne_bd: MeanStd,
+    pub tsne_kl: MeanStd,
+    pub runs: Vec<ClusterScores>,
+    /// Per run, the N x 2 embedding (row-major); written as .npy.
+    #[serde(skip)]
+    pub embeddings: Vec<Vec<f32>>,
+    #[serde(skip)]
+    pub labels: Vec<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerReport {
+    pub layer: String,
+    pub map_shape: (usize, usize, usize),
+    pub main: GroupScores,
+    pub intra: Vec<GroupScores>,
+}
+
+/// Everything a probe computed.
+pub struct ProbeResult {
+    pub layers: Vec<LayerReport>,
+    pub testsets: TestSets,
+    /// Per layer, the features of every set in order (rows: set by set, image by image).
+    pub features: Vec<FeatureMatrix>,
+}
+
+/// Rows of `m` for the sets named in `group` (in the group's order), with labels = set index.
+fn select(m: &FeatureMatrix, all: &[String], group: &[String], count: usize) -> Result<(Vec<f32>, Vec<i64>)> {
+    let mut rows = Vec::with_capacity(group.len() * count * m.dim);
+    let mut labels = Vec::with_capacity(group.len() * count);
+    for name in group {
+        let s = all.iter().position(|a| a == name).ok_or_else(|| anyhow::anyhow!("no test set '{name}'"))?;
+        rows.extend_from_slice(&m.data[s * count * m.dim..(s + 1) * count * m.dim]);
+        labels.extend(std::iter::repeat_n(s as i64, count));
+    }
+    Ok((rows, labels))
+}
+
+/// PCA, t-SNE runs and scores of one group of sets at one layer.
+fn score_group(
+    m: &FeatureMatrix,
+    all: &[String],
+    group: &[String],
+    st: &ProbeSettings,
+    dev: &Device,
+    progress: &(dyn Fn() + Sync),
+) -> Result<GroupScores> {
+    let (x, labels) = select(m, all, group, st.count)?;
+    let n = labels.len();
+    ensure!(
+        x.iter().all(|v| v.is_finite()),
+        "layer {}: the network's features contain NaN or infinity",
+        m.layer
+    );
+    let k = st.pca_dims.min(n).min(m.dim);
+    let p = pca(&x, n, m.dim, k)?;
+    let pca_scores = cluster_scores(&p.scores, n, k, &labels)?;
+    let mut runs = Vec::new();
+    let mut kls = Vec::new();
+    let mut embeddings = Vec::new();
+    for r in 0..st.runs {
+        let cfg = TsneConfig {
+            perplexity: st.perplexity,
+            max_iter: st.tsne_iters,
+            seed: st.seed + r as u64,
+            ..Default::default()
+        };
+        let res = tsne(&p.scores, n, k, &cfg, dev, &|_| {})?;
+        runs.push(cluster_scores(&res.embedding, n, 2, &labels)?);
+        kls.push(res.kl);
+        embeddings.push(res.embedding);
+        progress();
+    }
+    let pick = |f: fn(&ClusterScores) -> f64| MeanStd::of(&runs.iter().map(f).collect::<Vec<_>>());
+    Ok(GroupScores {
+        sets: group.to_vec(),
+        points: n,
+        feature_dim: m.dim,
+        pca: pca_scores,
+        tsne_chi: pick(|s| s.chi),
+        tsne_wd: pick(|s| s.wd),
+        tsne_bd: pick(|s| s.bd),
+        tsne_kl: MeanStd::of(&kls),
+        runs,
+        embeddings,
+        labels,
+    })
+}
+
+/// Runs the probe. `progress` is called after every t-SNE run.
+pub fn probe(
+    net: &mut dyn SrNet,
+    p: &mut Params,
+    photos: &[RgbImage],
+    st: &ProbeSettings,
+    dev: &Device,
+    progress: &(dyn Fn() + Sync),
+) -> Result<ProbeResult> {
+    let known = net.tap_names();
+    for l in &st.layers {
+        ensure!(
+            known.contains(l),
+            "{} has no layer '{l}'; it has: {}",
+            net.arch().describe(),
+            known.join(", ")
+        );
+    }
+    ensure!(st.runs >= 1, "at least one t-SNE run is needed");
+    let mut specs = st.sets.clone();
+    for g in &st.intra_groups {
+        for name in g {
+            if !specs.iter().any(|s| &s.name == name) {
+                let spec = intra_sets()
+                    .into_iter()
+                    .find(|s| &s.name == name)
+                    .map_or_else(|| name.parse::<SetSpec>(), Ok)?;
+                specs.push(spec);
+            }
+        }
+    }
+    let scale = net.arch().scale();
+    let ts = build(photos, st.count, st.lr_patch, scale, &specs, st.seed)?;
+    let names: Vec<String> = ts.sets.iter().map(|s| s.spec.name.clone()).collect();
+    let images: Vec<&crate::data::Image> = ts.sets.iter().flat_map(|s| s.lr.iter()).collect();
+    let features = extract(net, p, &images, &st.layers, st.batch, dev)?;
+    let main: Vec<String> = st.sets.iter().map(|s| s.name.clone()).collect();
+    let mut layers = Vec::new();
+    for m in &features {
+        let main_scores = score_group(m, &names, &main, st, dev, progress)?;
+        let intra = st
+            .intra_groups
+            .iter()
+            .map(|g| score_group(m, &names, g, st, dev, progress))
+            .collect::<Result<_>>()?;
+        layers.push(LayerReport { layer: m.layer.clone(), map_shape: m.map_shape, main: main_scores, intra });
+    }
+    Ok(ProbeResult { layers, testsets: ts, features })
+}

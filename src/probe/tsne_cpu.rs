@@ -1,0 +1,577 @@
+//! The fast CPU path of exact t-SNE: joint probabilities in a packed upper triangle, and one
+//! fused pass over the pairs i < j per iteration that yields Z and both halves of the gradient.
+//!
+//! Memory: P is the only N^2 array, stored once as f32 for the pairs i < j (N(N-1)/2 floats:
+//! 50 MB at N = 5000). The Student-t affinities w_ij, the distances of the embedding and the
+//! per-iteration partial sums are never stored as a matrix: each row block keeps O(N) column
+//! partial sums, so the working memory besides P is O(N x blocks) = O(N^2 / 128) floats at most
+//! (3 MB at N = 5000). P stays dense because with perplexity 30 most entries of clustered data
+//! lie above the 2.2e-16 floor, so a sparse P would be no smaller; every entry is exact.
+//!
+//! Determinism: rows are cut into blocks of 128 whatever the thread count; each block writes
+//! only its own row sums and its own column buffer, and the column buffers are added per point
+//! in block order. Lanes of 8 f32 (AVX2 intrinsics when the CPU has them, the same arithmetic
+//! in portable code otherwise: no fused multiply-adds anywhere) are flushed into f64 every 512
+//! columns.
+
+use crate::device::cpu::tsne::{conditional_p, perplexity_search_row, MACHINE_EPSILON};
+use crate::probe::fastmath::ln_ge1;
+use rayon::prelude::*;
+
+/// Rows per block of the pair pass (and of P's construction).
+const BLOCK: usize = 128;
+/// Columns between two flushes of the f32 lane sums into f64.
+const SEGMENT: usize = 512;
+const L: usize = 8;
+/// x coordinate of padding points: its squared distance to any embedded point overflows to
+/// +inf, so w = 1 / (1 + inf) = 0 exactly and every term of the pair is a signed zero.
+const PAD: f32 = 3.0e19;
+
+/// Offset of row i's segment (columns i+1..n) in a packed upper triangle of size n.
+#[inline]
+pub fn row_offset(n: usize, i: usize) -> usize {
+    i * (2 * n - i - 1) / 2
+}
+
+/// Splits a packed upper triangle into its row segments (row i has n - 1 - i entries).
+fn packed_rows<T>(mut v: &mut [T], n: usize) -> Vec<&mut [T]> {
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let (head, tail) = std::mem::take(&mut v).split_at_mut(n - 1 - i);
+        rows.push(head);
+        v = tail;
+    }
+    rows
+}
+
+/// The joint probabilities P_ij for i < j, packed row by row, f32.
+#[derive(Clone, Debug)]
+pub struct PackedP {
+    pub n: usize,
+    pub data: Vec<f32>,
+}
+
+impl PackedP {
+    /// P_ij (= P_ji; 0 for i == j).
+    pub fn get(&self, i: usize, j: usize) -> f32 {
+        match i.cmp(&j) {
+            std::cmp::Ordering::Less => self.data[row_offset(self.n, i) + j - i - 1],
+            std::cmp::Ordering::Greater => self.get(j, i),
+            std::cmp::Ordering::Equal => 0.0,
+        }
+    }
+
+    /// The full N x N matrix (for tests, small N and the GPU upload).
+    pub fn to_dense(&self) -> Vec<f32> {
+        let n = self.n;
+        let mut out = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                out[i * n + j] = self.get(i, j);
+            }
+        }
+        out
+    }
+}
+
+/// Squared Euclidean distances of the pairs i < j (f64 sums in feature order, rounded to f32,
+/// as scikit-learn casts them), packed.
+pub fn packed_sqdist<T: Copy + Into<f64> + Sync>(x: &[T], n: usize, d: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; n * (n - 1) / 2];
+    packed_rows(&mut out, n).into_par_iter().enumerate().with_min_len(8).for_each(|(i, row)| {
+        let xi = &x[i * d..(i + 1) * d];
+        for (t, o) in row.iter_mut().enumerate() {
+            let j = i + 1 + t;
+            let xj = &x[j * d..(j + 1) * d];
+            let mut s = 0.0f64;
+            for k in 0..d {
+                let e = xi[k].into() - xj[k].into();
+                s += e * e;
+            }
+            *o = s as f32;
+        }
+    });
+    out
+}
+
+/// scikit-learn's exact joint probabilities from packed squared distances (consumed: P is
+/// built in their place). Perplexity search per row, p_{j|i} rounded to f32, symmetrised,
+/// divided by the sum of all of them, floored at machine epsilon.
+pub fn joint_from_sqdist(mut dist: Vec<f32>, n: usize, perplexity: f64) -> PackedP {
+    let log_perp = (perplexity as f32 as f64).ln();
+    // 1. One binary search per row over its n - 1 distances (the row is gathered from the
+    //    packed triangle: column i of earlier rows, then row i).
+    let search: Vec<(f64, f64)> = {
+        let dist = &dist;
+        (0..n)
+            .into_par_iter()
+            .with_min_len(8)
+            .map_init(Vec::new, |row, i| {
+                row.clear();
+                row.extend((0..i).map(|j| dist[row_offset(n, j) + i - j - 1]));
+                let off = row_offset(n, i);
+                row.extend_from_slice(&dist[off..off + n - 1 - i]);
+                perplexity_search_row(row, log_perp)
+            })
+            .collect()
+    };
+    // 2. In place: d_ij -> p_{j|i} + p_{i|j} (an f32 sum, as scikit-learn's P + P.T), with the
+    //    row sums in f64.
+    let sums: Vec<f64> = packed_rows(&mut dist, n)
+        .into_par_iter()
+        .enumerate()
+        .with_min_len(8)
+        .map(|(i, row)| {
+            let (bi, si) = search[i];
+            let mut s = 0.0f64;
+            for (t, v) in row.iter_mut().enumerate() {
+                let (bj, sj) = search[i + 1 + t];
+                *v = conditional_p(*v, bi, si) + conditional_p(*v, bj, sj);
+                s += *v as f64;
+            }
+            s
+        })
+        .collect();
+    let total = (2.0 * sums.iter().sum::<f64>()).max(MACHINE_EPSILON);
+    // 3. Normalise and floor.
+    dist.par_chunks_mut(1 << 14).for_each(|c| {
+        for v in c {
+            *v = ((*v as f64) / total).max(MACHINE_EPSILON) as f32;
+        }
+    });
+    PackedP { n, data: dist }
+}
+
+/// Per-iteration workspace and the fused pair pass.
+pub struct PairKernel {
+    pub p: PackedP,
+    /// sum_{i != j} p_ij ln p_ij (constant: the KL's entropy term).
+    p_log_p: f64,
+    yx: Vec<f32>,
+    yy: Vec<f32>,
+    /// Per block: 4 column sums (A_x, A_y, B_x, B_y) for columns block_start.. n, SoA.
+    col: Vec<f32>,
+    col_off: Vec<usize>,
+    /// Per point: (Z_row, A_x, A_y, B_x, B_y) over the columns to its right.
+    row: Vec<[f64; 5]>,
+}
+
+impl PairKernel {
+    pub fn new(p: PackedP) -> PairKernel {
+        let n = p.n;
+        let p_log_p = 2.0
+            * p.data
+                .par_chunks(1 << 14)
+                .map(|c| c.iter().map(|&v| v as f64 * (v as f64).ln()).sum::<f64>())
+                .collect::<Vec<_>>()
+                .iter()
+                .sum::<f64>();
+        let blocks = n.div_ceil(BLOCK);
+        let mut col_off = Vec::with_capacity(blocks + 1);
+        let mut total = 0;
+        for b in 0..blocks {
+            col_off.push(total);
+            total += 4 * (n - b * BLOCK);
+        }
+        col_off.push(total);
+        PairKernel {
+            p,
+            p_log_p,
+            yx: vec![0.0; n],
+            yy: vec![0.0; n],
+            col: vec![0.0; total],
+            col_off,
+            row: vec![[0.0; 5]; n],
+        }
+    }
+
+    /// The KL gradient at embedding `y` (N x 2 interleaved) with P scaled by `exaggeration`,
+    /// into `grad`. Returns Z = sum_{i != j} w_ij.
+    pub fn gradient(&mut self, y: &[f32], exaggeration: f64, grad: &mut [f32]) -> f64 {
+        let n = self.p.n;
+        for i in 0..n {
+            self.yx[i] = y[2 * i];
+            self.yy[i] = y[2 * i + 1];
+        }
+        let (yx, yy, p) = (&self.yx[..], &self.yy[..], &self.p.data[..]);
+        let mut col_chunks = Vec::with_capacity(self.col_off.len() - 1);
+        let mut rest = &mut self.col[..];
+        for w in self.col_off.windows(2) {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+            col_chunks.push(head);
+            rest = tail;
+        }
+        col_chunks.into_par_iter().zip(self.row.par_chunks_mut(BLOCK)).enumerate().for_each(
+            |(b, (col, rows))| {
+                col.fill(0.0);
+                block_pass(Shared { n, yx, yy, p }, b * BLOCK, rows, col);
+            },
+        );
+        let z = 2.0 * self.row.iter().map(|r| r[0]).sum::<f64>();
+        let (col, col_off, row) = (&self.col, &self.col_off, &self.row);
+        // Per block of points: start from their row sums, subtract the column sums of every
+        // row block above, in block order (the order of the additions fixes the bits).
+        grad.par_chunks_mut(2 * BLOCK).enumerate().for_each(|(gb, g)| {
+            let j0 = gb * BLOCK;
+            let m = g.len() / 2;
+            let mut acc: Vec<[f64; 5]> = row[j0..j0 + m].to_vec();
+            for b in 0..=gb {
+                let len = n - b * BLOCK;
+                let c = &col[col_off[b]..col_off[b + 1]];
+                let k0 = j0 - b * BLOCK;
+                for q in 0..4 {
+                    let cq = &c[q * len + k0..q * len + k0 + m];
+                    for (a, &v) in acc.iter_mut().zip(cq) {
+                        a[q + 1] -= v as f64;
+                    }
+                }
+            }
+            for (gj, a) in g.chunks_mut(2).zip(&acc) {
+                gj[0] = (4.0 * (exaggeration * a[1] - a[3] / z)) as f32;
+                gj[1] = (4.0 * (exaggeration * a[2] - a[4] / z)) as f32;
+            }
+        });
+        z
+    }
+
+    /// KL(P || Q) at the embedding of the last [`Self::gradient`] call, whose Z it takes, in
+    /// f64, with scikit-learn's floors (q_ij >= machine epsilon).
+    pub fn kl(&self, z: f64) -> f64 {
+        let n = self.p.n;
+        let ln_z = z.ln();
+        let ln_eps = MACHINE_EPSILON.ln();
+        let (p, yx, yy) = (&self.p.data, &self.yx, &self.yy);
+        let parts: Vec<f64> = (0..n)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|i| {
+                let off = row_offset(n, i);
+                let row = KlRow {
+                    xi: yx[i],
+                    yi: yy[i],
+                    xs: &yx[i + 1..],
+                    ys: &yy[i + 1..],
+                    ps: &p[off..off + n - 1 - i],
+                    ln_z,
+                    ln_eps,
+                };
+                let acc = kl_row(row);
+                (acc[0] + acc[1]) + (acc[2] + acc[3])
+            })
+            .collect();
+        self.p_log_p - 2.0 * parts.iter().sum::<f64>()
+    }
+}
+
+/// One row of the KL sum: point i against the points i+1.. (SoA) and its P row.
+#[derive(Clone, Copy)]
+struct KlRow<'a> {
+    xi: f32,
+    yi: f32,
+    xs: &'a [f32],
+    ys: &'a [f32],
+    ps: &'a [f32],
+    ln_z: f64,
+    ln_eps: f64,
+}
+
+/// Lane sums (element t in lane t % 4) of p_ij ln q_ij, ln q = max(-ln(1 + d^2) - ln Z, ln eps);
+/// AVX2 for whole chunks of 4 when the CPU has it, rounding as the scalar code.
+fn kl_row(r: KlRow) -> [f64; 4] {
+    let mut acc = [0.0f64; 4];
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        acc = unsafe { kl_row_avx2(r) };
+        done = r.ps.len() / 4 * 4;
+    }
+    for t in done..r.ps.len() {
+        let dx = (r.xi - r.xs[t]) as f64;
+        let dy = (r.yi - r.ys[t]) as f64;
+        let ln_q = (-ln_ge1(1.0 + (dx * dx + dy * dy)) - r.ln_z).max(r.ln_eps);
+        acc[t % 4] += r.ps[t] as f64 * ln_q;
+    }
+    acc
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn kl_row_avx2(r: KlRow) -> [f64; 4] {
+    use crate::probe::fastmath::ln_ge1_avx2;
+    use std::arch::x86_64::*;
+    let len = r.ps.len();
+    assert!(r.xs.len() >= len && r.ys.len() >= len);
+    let (xi, yi) = (_mm_set1_ps(r.xi), _mm_set1_ps(r.yi));
+    let (one, ln_z, ln_eps) = (_mm256_set1_pd(1.0), _mm256_set1_pd(r.ln_z), _mm256_set1_pd(r.ln_eps));
+    let mut acc = _mm256_setzero_pd();
+    // SAFETY: t + 4 <= len <= the length of every slice read (checked above).
+    unsafe {
+        for t in (0..len / 4 * 4).step_by(4) {
+            let dx = _mm256_cvtps_pd(_mm_sub_ps(xi, _mm_loadu_ps(r.xs.as_ptr().add(t))));
+            let dy = _mm256_cvtps_pd(_mm_sub_ps(yi, _mm_loadu_ps(r.ys.as_ptr().add(t))));
+            let d = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
+            let l = ln_ge1_avx2(_mm256_add_pd(one, d));
+            let ln_q = _mm256_max_pd(_mm256_sub_pd(_mm256_sub_pd(_mm256_setzero_pd(), l), ln_z), ln_eps);
+            let p = _mm256_cvtps_pd(_mm_loadu_ps(r.ps.as_ptr().add(t)));
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(p, ln_q));
+        }
+    }
+    let mut out = [0.0f64; 4];
+    // SAFETY: out holds 4 f64.
+    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), acc) };
+    out
+}
+
+/// What every block reads: the embedding (SoA) and P.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    n: usize,
+    yx: &'a [f32],
+    yy: &'a [f32],
+    p: &'a [f32],
+}
+
+/// All pairs (i, j) with i in this block's rows (from i0) and j > i: row sums into `rows`,
+/// column sums (to be subtracted from the points j) into `col`.
+fn block_pass(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
+    let len = s.n - i0;
+    let (cax, rest) = col.split_at_mut(len);
+    let (cay, rest) = rest.split_at_mut(len);
+    let (cbx, cby) = rest.split_at_mut(len);
+    let mut cols = [cax, cay, cbx, cby];
+    for (r, out) in rows.iter_mut().enumerate() {
+        *out = [0.0; 5];
+        row_pass(s, i0 + r, i0, out, &mut cols);
+    }
+}
+
+/// Row i against columns i+1..n, in segments of 512 columns (lane sums flushed to f64 after each)
+/// and chunks of 8; the last partial chunk is padded with far points of zero probability (see
+/// [`PAD`]), which add exact zeros.
+#[inline]
+fn row_pass(s: Shared, i: usize, i0: usize, out: &mut [f64; 5], cols: &mut [&mut [f32]; 4]) {
+    let Shared { n, yx, yy, p } = s;
+    // P_{i, j} sits at row_offset(i) + j - (i + 1).
+    let poff = row_offset(n, i) - i - 1 + n; // P index of column j is poff + j - n
+    let (xi, yi) = (yx[i], yy[i]);
+    let mut j = i + 1;
+    while j < n {
+        let seg_end = (j + SEGMENT).min(n);
+        let full = (seg_end - j) / L * L;
+        let mut acc = [[0.0f32; L]; 5];
+        let (pj, c0) = (poff + j - n, j - i0);
+        let chunk = Chunk { xi, yi, xs: &yx[j..j + full], ys: &yy[j..j + full], ps: &p[pj..pj + full] };
+        let [cax, cay, cbx, cby] = cols;
+        full_chunks(
+            chunk,
+            &mut acc,
+            [
+                &mut cax[c0..c0 + full],
+                &mut cay[c0..c0 + full],
+                &mut cbx[c0..c0 + full],
+                &mut cby[c0..c0 + full],
+            ],
+        );
+        let w = seg_end - j - full;
+        if w > 0 {
+            let (j, c0, pj) = (j + full, c0 + full, pj + full);
+            let mut xj = [PAD; L];
+            let mut yj = [0.0f32; L];
+            let mut pp = [0.0f32; L];
+            xj[..w].copy_from_slice(&yx[j..j + w]);
+            yj[..w].copy_from_slice(&yy[j..j + w]);
+            pp[..w].copy_from_slice(&p[pj..pj + w]);
+            let mut c = [[0.0f32; L]; 4];
+            for q in 0..4 {
+                c[q][..w].copy_from_slice(&cols[q][c0..c0 + w]);
+            }
+            lanes(xi, yi, &xj, &yj, &pp, &mut acc, &mut c);
+            for q in 0..4 {
+                cols[q][c0..c0 + w].copy_from_slice(&c[q][..w]);
+            }
+        }
+        for q in 0..5 {
+            let v = &acc[q];
+            let h = ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+            out[q] += h as f64;
+        }
+        j = seg_end;
+    }
+}
+
+/// One row's coordinates against a run of whole chunks of 8 columns.
+#[derive(Clone, Copy)]
+struct Chunk<'a> {
+    xi: f32,
+    yi: f32,
+    xs: &'a [f32],
+    ys: &'a [f32],
+    ps: &'a [f32],
+}
+
+/// [`lanes`] over every chunk of 8 in `c` (lengths equal, multiples of 8): AVX2 intrinsics when
+/// the CPU has them, the portable lanes otherwise; both round identically.
+#[inline]
+fn full_chunks(c: Chunk, acc: &mut [[f32; L]; 5], cols: [&mut [f32]; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        unsafe { full_chunks_avx2(c, acc, cols) };
+        return;
+    }
+    let [cax, cay, cbx, cby] = cols;
+    for k in (0..c.xs.len()).step_by(L) {
+        let r = k..k + L;
+        let arr = |v: &[f32]| -> [f32; L] { v.try_into().unwrap() };
+        let mut cc = [arr(&cax[r.clone()]), arr(&cay[r.clone()]), arr(&cbx[r.clone()]), arr(&cby[r.clone()])];
+        let (xj, yj, pj) = (arr(&c.xs[r.clone()]), arr(&c.ys[r.clone()]), arr(&c.ps[r.clone()]));
+        lanes(c.xi, c.yi, &xj, &yj, &pj, acc, &mut cc);
+        cax[r.clone()].copy_from_slice(&cc[0]);
+        cay[r.clone()].copy_from_slice(&cc[1]);
+        cbx[r.clone()].copy_from_slice(&cc[2]);
+        cby[r].copy_from_slice(&cc[3]);
+    }
+}
+
+/// The whole chunks of [`full_chunks`] with AVX2: per lane exactly the operations of
+/// [`pair_terms`] and [`lanes`], in the same order (no FMA).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn full_chunks_avx2(c: Chunk, acc: &mut [[f32; L]; 5], cols: [&mut [f32]; 4]) {
+    use std::arch::x86_64::*;
+    let len = c.xs.len();
+    assert!(c.ys.len() == len && c.ps.len() == len && cols.iter().all(|v| v.len() == len));
+    let (xi, yi, one) = (_mm256_set1_ps(c.xi), _mm256_set1_ps(c.yi), _mm256_set1_ps(1.0));
+    // SAFETY (all pointer reads and writes below): k + 8 <= len for every slice, checked above.
+    unsafe {
+        let mut a: [__m256; 5] = std::array::from_fn(|q| _mm256_loadu_ps(acc[q].as_ptr()));
+        let cp: [*mut f32; 4] =
+            [cols[0].as_mut_ptr(), cols[1].as_mut_ptr(), cols[2].as_mut_ptr(), cols[3].as_mut_ptr()];
+        for k in (0..len).step_by(L) {
+            let dx = _mm256_sub_ps(xi, _mm256_loadu_ps(c.xs.as_ptr().add(k)));
+            let dy = _mm256_sub_ps(yi, _mm256_loadu_ps(c.ys.as_ptr().add(k)));
+            let d = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+            let w = _mm256_div_ps(one, _mm256_add_ps(one, d));
+            let pw = _mm256_mul_ps(_mm256_loadu_ps(c.ps.as_ptr().add(k)), w);
+            let ww = _mm256_mul_ps(w, w);
+            let t =
+                [_mm256_mul_ps(pw, dx), _mm256_mul_ps(pw, dy), _mm256_mul_ps(ww, dx), _mm256_mul_ps(ww, dy)];
+            a[0] = _mm256_add_ps(a[0], w);
+            for q in 0..4 {
+                a[q + 1] = _mm256_add_ps(a[q + 1], t[q]);
+                let col = cp[q].add(k);
+                _mm256_storeu_ps(col, _mm256_add_ps(_mm256_loadu_ps(col), t[q]));
+            }
+        }
+        for q in 0..5 {
+            _mm256_storeu_ps(acc[q].as_mut_ptr(), a[q]);
+        }
+    }
+}
+
+/// (w, p w dx, p w dy, w^2 dx, w^2 dy) of one pair.
+#[inline(always)]
+fn pair_terms(dx: f32, dy: f32, p: f32) -> [f32; 5] {
+    let w = 1.0 / (1.0 + (dx * dx + dy * dy));
+    let pw = p * w;
+    let ww = w * w;
+    [w, pw * dx, pw * dy, ww * dx, ww * dy]
+}
+
+/// One row against 8 columns: row sums into `acc` (per quantity, per lane), column sums into
+/// `c`.
+#[inline(always)]
+fn lanes(
+    xi: f32,
+    yi: f32,
+    xj: &[f32; L],
+    yj: &[f32; L],
+    pj: &[f32; L],
+    acc: &mut [[f32; L]; 5],
+    c: &mut [[f32; L]; 4],
+) {
+    for l in 0..L {
+        let t = pair_terms(xi - xj[l], yi - yj[l], pj[l]);
+        for q in 0..5 {
+            acc[q][l] += t[q];
+        }
+        for q in 0..4 {
+            c[q][l] += t[q + 1];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::cpu::tsne as reference;
+    use crate::probe::tsne::kl_and_gradient_f64;
+    use crate::Rng;
+
+    fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+        (0..n * d).map(|t| (rng.normal() + 3.0 * ((t / d) % 3) as f64) as f32).collect()
+    }
+
+    /// P from the dense reference kernels (the CUDA kernels' twins).
+    fn reference_p(x: &[f32], n: usize, d: usize, perplexity: f32) -> Vec<f32> {
+        let mut dist = vec![0.0; n * n];
+        reference::tsne_sqdist_f32(x, n, d, &mut dist);
+        let (mut pc, mut rs) = (vec![0.0; n * n], vec![0.0; n]);
+        reference::tsne_perplexity_f32(&dist, n, perplexity, &mut pc, &mut rs);
+        let total: f64 = 2.0 * rs.iter().map(|&v| v as f64).sum::<f64>();
+        let mut p = vec![0.0; n * n];
+        reference::tsne_joint_p_f32(&pc, n, total, &mut p);
+        p
+    }
+
+    #[test]
+    fn packed_p_matches_the_dense_reference() {
+        let mut rng = Rng::new(7);
+        for n in [5, 64, 131] {
+            let x = points(&mut rng, n, 9);
+            let fast = joint_from_sqdist(packed_sqdist(&x, n, 9), n, 4.0).to_dense();
+            let want = reference_p(&x, n, 9, 4.0);
+            for (a, b) in fast.iter().zip(&want) {
+                assert!((a - b).abs() <= 2e-7 * b.abs(), "{a} vs {b}");
+            }
+            let sum: f64 = fast.iter().map(|&v| v as f64).sum();
+            assert!((sum - 1.0).abs() < 1e-5, "P sums to {sum}");
+        }
+    }
+
+    #[test]
+    fn fused_pass_matches_plain_f64_formulas() {
+        let mut rng = Rng::new(8);
+        // Sizes around the lane, group, block and segment edges.
+        for n in [4, 9, 67, 130, 600] {
+            let x = points(&mut rng, n, 5);
+            let p = joint_from_sqdist(packed_sqdist(&x, n, 5), n, 3.0);
+            let y: Vec<f32> = (0..2 * n).map(|_| rng.normal() as f32 * 3.0).collect();
+            let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+            let (kl, g) = kl_and_gradient_f64(&p, &y64);
+            let mut k = PairKernel::new(p);
+            let mut grad = vec![f32::NAN; 2 * n];
+            let z = k.gradient(&y, 1.0, &mut grad);
+            let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (a, b) in grad.iter().zip(&g) {
+                assert!((*a as f64 - b).abs() <= 1e-5 * scale, "n={n}: {a} vs {b}");
+            }
+            let kl_fast = k.kl(z);
+            assert!((kl_fast - kl).abs() <= 1e-6 * kl.abs().max(1.0), "{kl_fast} vs {kl}");
+            // Exaggeration scales the attractive half only.
+            let mut g12 = vec![0.0; 2 * n];
+            k.gradient(&y, 12.0, &mut g12);
+            let mut rows = vec![0.0; 5 * n];
+            reference::tsne_rowsums_f32(&k.p.to_dense(), &y, n, &mut rows);
+            let mut zz = [0.0];
+            reference::tsne_q_sum_f32(&rows, n, &mut zz);
+            let mut want = vec![0.0; 2 * n];
+            reference::tsne_grad_f32(&rows, &zz, n, 12.0, &mut want);
+            let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            for (a, b) in g12.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-5 * scale, "n={n}: {a} vs {b}");
+            }
+        }
+    }
+}
