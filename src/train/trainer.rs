@@ -335,7 +335,12 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         };
         adam_step(&h, &mut p.values.view_mut()?, &p.grads.view(), &mut m.view_mut()?, &mut v.view_mut()?)?;
         if let Some(e) = &mut ema_w {
-            ema(cfg.optim.ema, &p.values.view(), &mut e.view_mut()?)?;
+            let decay = if cfg.optim.ema_warmup {
+                cfg.optim.ema.min((1.0 + step as f32) / (10.0 + step as f32))
+            } else {
+                cfg.optim.ema
+            };
+            ema(decay, &p.values.view(), &mut e.view_mut()?)?;
         }
         last_loss = loss;
         pb.set_position(step);
