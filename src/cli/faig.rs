@@ -305,7 +305,7 @@ fn mask(global: &GlobalArgs, a: &MaskArgs) -> Result<()> {
     );
     let _ = writeln!(md, "| ranking | masked | blur filters → on blurry input | blur filters → on noisy input | noise filters → on blurry input | noise filters → on noisy input |");
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
-    let cell = |e: exp::Effect| format!("{:.3} ({:.2})", e.grad_mse, e.psnr);
+    let cell = |e: exp::Effect| format!("{:.4} ({:.2})", e.grad_mse, e.psnr);
     let _ = writeln!(
         md,
         "| target (no mask) | 0% | {} | {} | {} | {} |",
