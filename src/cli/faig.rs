@@ -107,8 +107,8 @@ struct MaskArgs {
 #[command(
     after_help = "Run `faig score` first with the same --out. For lambda in the range, the top filters are set
 to lambda * target + (1 - lambda) * baseline (biases stay the target's). Writes one image per
-lambda and degradation and modulation.md/.csv: PSNR and output sharpness (mean gradient
-magnitude) against lambda."
+lambda and degradation, modulation.md/.csv (PSNR and output sharpness, the mean gradient
+magnitude, against lambda) and modulation.png (the strength curves)."
 )]
 struct ModulateArgs {
     #[command(flatten)]
@@ -391,8 +391,10 @@ fn modulate(global: &GlobalArgs, a: &ModulateArgs) -> Result<()> {
     let (base_vals, target_vals) = (s.base.to_vec()?, s.target.to_vec()?);
     let mut csv = String::from("degradation,lambda,psnr,mean_gradient\n");
     let mut md = format!("# Modulating the top {}% FAIG filters\n\nlambda * target + (1 - lambda) * baseline on the filters that FAIG ranks highest for each degradation, run on inputs with that degradation.\n\n| degradation | lambda | PSNR (dB) | mean gradient (sharpness) |\n|---|---:|---:|---:|\n", a.percent);
+    let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     for (name, which) in [("blur", 0usize), ("noise", 1usize)] {
         let ranking = read_ranking(dir, name, total)?;
+        let mut curve = Vec::new();
         for &lambda in &lambdas {
             let blended = s.index.blend(&target_vals, &base_vals, top(&ranking, a.percent), lambda)?;
             let values = Tensor::from_vec(blended, &[target_vals.len()], &s.dev)?;
@@ -405,6 +407,7 @@ fn modulate(global: &GlobalArgs, a: &ModulateArgs) -> Result<()> {
                 .sum::<f64>()
                 / outs.len() as f64;
             let sharp = mean_gradient(&outs);
+            curve.push((lambda as f64, sharp));
             let _ = writeln!(csv, "{name},{lambda:.3},{psnr:.4},{sharp:.6}");
             let _ = writeln!(md, "| {name} | {lambda:.2} | {psnr:.2} | {sharp:.5} |");
             crate::data::image_io::save_png(
@@ -412,7 +415,24 @@ fn modulate(global: &GlobalArgs, a: &ModulateArgs) -> Result<()> {
                 &outs[0].to_rgb8()?,
             )?;
         }
+        curves.push((format!("{name} filters, {name} inputs"), curve));
     }
+    // Sharpness relative to the target's (lambda = 1), so both degradations share one axis.
+    let rel: Vec<(String, Vec<(f64, f64)>)> = curves
+        .into_iter()
+        .map(|(n, c)| {
+            let at1 =
+                c.iter().min_by(|a, b| (a.0 - 1.0).abs().total_cmp(&(b.0 - 1.0).abs())).map_or(1.0, |p| p.1);
+            (n, c.into_iter().map(|(l, v)| (l, v / at1)).collect())
+        })
+        .collect();
+    crate::probe::plot::lines_png(
+        &dir.join("modulation.png"),
+        &format!("Modulating the top {}% FAIG filters", a.percent),
+        "lambda (0 = baseline's filters, 1 = target's)",
+        "output mean gradient / target's",
+        &rel,
+    )?;
     crate::data::write_atomic(&dir.join("modulation.csv"), |w| {
         Ok(std::io::Write::write_all(w, csv.as_bytes())?)
     })?;

@@ -177,6 +177,68 @@ fn draw(
     Ok(())
 }
 
+/// A line chart as PNG: one named series per entry of `series` (x, y points in order), with a
+/// legend and axis descriptions. Used for curves such as FAIG's restoration strength.
+pub fn lines_png(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    ensure!(!series.is_empty() && series.iter().all(|s| !s.1.is_empty()), "line plot: no points");
+    ensure!(
+        series.iter().flat_map(|s| &s.1).all(|p| p.0.is_finite() && p.1.is_finite()),
+        "line plot: NaN or infinite values"
+    );
+    register_font();
+    let flat: Vec<f32> =
+        series.iter().flat_map(|s| s.1.iter().flat_map(|p| [p.0 as f32, p.1 as f32])).collect();
+    let (lo, hi) = bounds(&flat);
+    let mut buf = vec![255u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        let draw = || -> DrawResult {
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, (FAMILY, 24))
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .build_cartesian_2d(lo[0]..hi[0], lo[1]..hi[1])?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .x_label_formatter(&tick)
+                .y_label_formatter(&tick)
+                .label_style((FAMILY, 14))
+                .draw()?;
+            for (k, (name, pts)) in series.iter().enumerate() {
+                let c = label_colour(k);
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font((FAMILY, 15))
+                .draw()?;
+            root.present()?;
+            Ok(())
+        };
+        draw().map_err(|e| anyhow!("line plot: drawing failed: {e}"))?;
+    }
+    let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, buf)
+        .ok_or_else(|| anyhow!("line plot: bad buffer size"))?;
+    img.save_with_format(path, image::ImageFormat::Png)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
