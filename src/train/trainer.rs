@@ -203,8 +203,11 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         ensure!(latest.exists(), "--resume: {} has no checkpoint to resume from", latest.display());
         let ck = checkpoint::load(&latest, Some(&cfg.model))?;
         let stored = ck.meta.get("resume_key").cloned().unwrap_or_default();
+        let key = resume_key(cfg)?;
+        // Checkpoints written before optim.ema_warmup existed ran without it.
+        let legacy = !cfg.optim.ema_warmup && stored == key.replace("ema_warmup = false\n", "");
         ensure!(
-            stored == resume_key(cfg)?,
+            stored == key || legacy,
             "--resume: the configuration differs from the run in {} (only run.iterations and the \
              logging intervals may change)",
             out.display()
