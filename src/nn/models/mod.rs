@@ -4,8 +4,10 @@
 //! An [`Arch`] is stored in every checkpoint, so `sr`, `probe` and `faig` rebuild the network a
 //! checkpoint was trained as without being told.
 
+pub mod discriminator;
 pub mod msrresnet;
 pub mod srcnn;
+pub mod vgg19;
 
 use super::{Layer, ParamBuilder, Params, Pass};
 use crate::device::Device;
