@@ -3,6 +3,7 @@
 use super::GlobalArgs;
 use crate::train::{train, TrainConfig, TrainOptions};
 use crate::Result;
+use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -11,11 +12,14 @@ use std::path::PathBuf;
   ddr-engine train --config docs/configs/msrresnet_cpu.toml --out runs/msr_wgr
   ddr-engine train --config docs/configs/msrresnet_cpu.toml --out runs/msr_wogr --set model.global_residual=false
   ddr-engine train --config docs/configs/msrresnet_cpu.toml --out runs/msr_wgr --resume
+  ddr-engine train --config docs/configs/srgan_cpu.toml --out runs/srgan --vgg19 vgg19.safetensors
 
 The run folder gets config.toml (the resolved configuration), metrics.jsonl (loss, learning rate,
 validation PSNR against bicubic), ckpt/latest.safetensors (with optimiser state, for --resume),
 ckpt/step_N.safetensors every run.ckpt_every iterations, and model.safetensors at the end (the
-network for `sr`, `probe` and `faig`). See docs/configs/ for annotated examples.")]
+network for `sr`, `probe` and `faig`). A GAN run (a [gan] section) also logs each loss term of G
+and D, keeps D inside its checkpoints and writes model_d.safetensors. See docs/configs/ for
+annotated examples.")]
 pub struct TrainArgs {
     /// The run's configuration (TOML).
     #[arg(long, value_name = "FILE")]
@@ -32,13 +36,36 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// VGG19 weights for a GAN run's perceptual loss: safetensors with torchvision key names
+    /// (docs/INTEROP.md shows the export). Sets gan.vgg19.
+    #[arg(long, value_name = "FILE")]
+    vgg19: Option<PathBuf>,
+    /// Seeded random VGG19 weights for the perceptual loss: ONLY for tests and smoke runs (the
+    /// loss then measures nothing useful). Sets gan.vgg19_random.
+    #[arg(long, conflicts_with = "vgg19")]
+    vgg19_random: bool,
     /// Stop after this iteration as if killed (for testing --resume).
     #[arg(long, hide = true)]
     stop_after: Option<u64>,
 }
 
 pub fn run(global: &GlobalArgs, a: &TrainArgs) -> Result<()> {
-    let cfg = TrainConfig::load(&a.config, &a.overrides)?;
+    let mut cfg = TrainConfig::load(&a.config, &a.overrides)?;
+    if a.vgg19.is_some() || a.vgg19_random {
+        let Some(g) = cfg.gan.as_mut() else {
+            bail!(
+                "--vgg19 and --vgg19-random are for GAN training; {} has no [gan] section",
+                a.config.display()
+            )
+        };
+        if let Some(f) = &a.vgg19 {
+            (g.vgg19, g.vgg19_random) = (Some(f.clone()), false);
+        }
+        if a.vgg19_random {
+            (g.vgg19, g.vgg19_random) = (None, true);
+        }
+        cfg.validate()?;
+    }
     let dev = global.open_device()?;
     eprintln!(
         "training {} on {dev} for {} iterations into {}",
@@ -46,6 +73,9 @@ pub fn run(global: &GlobalArgs, a: &TrainArgs) -> Result<()> {
         cfg.run.iterations,
         a.out.display()
     );
+    if cfg.gan.as_ref().is_some_and(|g| g.vgg19_random && g.perceptual_weight > 0.0) {
+        eprintln!("warning: random VGG19 weights (--vgg19-random): the perceptual loss is for tests and smoke runs only");
+    }
     let opts = TrainOptions { resume: a.resume, stop_after: a.stop_after, quiet: a.quiet };
     let s = train(&cfg, &a.out, &dev, &opts)?;
     let val = match (s.val_psnr_y, s.bicubic_psnr_y) {

@@ -6,6 +6,7 @@
 //! | `params_ema.<name>` | their exponential moving average (what BasicSR evaluates) |
 //! | `buffers.<name>` | non-trained state (BatchNorm running statistics) |
 //! | `optim.adam_m`, `optim.adam_v` | Adam's moments, flat, in parameter order |
+//! | `disc.*` | SRGAN's discriminator, in a GAN run's checkpoints (see `train::gan`) |
 //!
 //! Metadata: `ddr_engine` = format version, `arch` = the [`Arch`] as JSON, `step`, and any
 //! `meta.*` strings the trainer adds (its configuration). A file holding plain state-dict keys
@@ -110,8 +111,43 @@ fn add_group<'a>(views: &mut Vec<(String, F32View<'a>)>, prefix: &str, specs: &[
     }
 }
 
+/// A named tensor stored beside (or instead of) a network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Extra {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
 /// Writes `ck` to `path` atomically.
 pub fn save(path: &Path, ck: &Checkpoint) -> Result<()> {
+    save_with(path, ck, &[])
+}
+
+/// Writes plain named tensors (no network) atomically, e.g. a discriminator as a state dict.
+pub fn save_tensors(path: &Path, tensors: &[Extra], meta: BTreeMap<String, String>) -> Result<()> {
+    let views =
+        tensors.iter().map(|e| (e.name.clone(), F32View { shape: e.shape.clone(), data: &e.data })).collect();
+    let bytes = serialize_sorted(views, meta)?;
+    write_atomic(path, |w| Ok(w.write_all(&bytes)?)).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Reads every f32 tensor whose name starts with `prefix`, the prefix stripped.
+pub fn load_extra(path: &Path, prefix: &str) -> Result<BTreeMap<String, Extra>> {
+    let bytes = read(path)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, e))?;
+    let mut out = BTreeMap::new();
+    for (name, t) in st.tensors() {
+        let Some(short) = name.strip_prefix(prefix) else { continue };
+        anyhow::ensure!(t.dtype() == Dtype::F32, "{}: {name} is not f32", path.display());
+        let data = t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        out.insert(short.to_string(), Extra { name: short.to_string(), shape: t.shape().to_vec(), data });
+    }
+    Ok(out)
+}
+
+/// Writes `ck` and the `extra` tensors (whose names must not collide with the checkpoint's).
+pub fn save_with(path: &Path, ck: &Checkpoint, extra: &[Extra]) -> Result<()> {
     let (specs, buf_specs) = specs_of(&ck.arch)?;
     let n: usize = specs.iter().map(ParamSpec::len).sum();
     anyhow::ensure!(
@@ -129,6 +165,7 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<()> {
         views.push(("optim.adam_m".into(), F32View { shape: vec![n], data: &o.m }));
         views.push(("optim.adam_v".into(), F32View { shape: vec![n], data: &o.v }));
     }
+    views.extend(extra.iter().map(|e| (e.name.clone(), F32View { shape: e.shape.clone(), data: &e.data })));
     let mut meta: BTreeMap<String, String> =
         ck.meta.iter().map(|(k, v)| (format!("meta.{k}"), v.clone())).collect();
     meta.insert("ddr_engine".into(), FORMAT.into());

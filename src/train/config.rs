@@ -24,6 +24,62 @@ pub struct TrainConfig {
     #[serde(default)]
     pub schedule: Schedule,
     pub run: RunConfig,
+    /// SRGAN training (BasicSR's SRGANModel) when present; absent: pixel-loss training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gan: Option<GanConfig>,
+}
+
+/// The `[gan]` section: the generator's loss is `pixel_weight * pixel loss (optim.loss)
+/// + perceptual_weight * mean|VGG19 conv5_4(sr) - conv5_4(hr)| + gan_weight * BCE(D(sr), real)`;
+/// the discriminator's is `BCE(D(hr), real) + BCE(D(sr detached), fake)`. Defaults are SRGAN's
+/// (BasicSR's train_MSRGAN_x4). G uses `optim` (set optim.lr = 1e-4), D its own rate with the
+/// same betas and schedule. D judges HR patches of `data.lr_patch * scale` pixels (SRGAN: 128).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GanConfig {
+    #[serde(default = "default_pixel_weight")]
+    pub pixel_weight: f32,
+    #[serde(default = "default_perceptual_weight")]
+    pub perceptual_weight: f32,
+    #[serde(default = "default_gan_weight")]
+    pub gan_weight: f32,
+    /// The discriminator's Adam learning rate.
+    #[serde(default = "default_d_lr")]
+    pub d_lr: f64,
+    /// The discriminator's base width (BasicSR's num_feat).
+    #[serde(default = "default_d_nf")]
+    pub d_nf: usize,
+    /// VGG19 weights for the perceptual loss: safetensors with torchvision key names
+    /// (docs/INTEROP.md shows the export). `train --vgg19 FILE` sets it.
+    #[serde(default)]
+    pub vgg19: Option<PathBuf>,
+    /// Seeded random VGG19 weights instead of a file: ONLY for tests and smoke runs (the
+    /// perceptual loss then measures nothing useful). `train --vgg19-random` sets it.
+    #[serde(default)]
+    pub vgg19_random: bool,
+    /// The five block widths of the random VGG19 (torchvision's by default; smaller is faster).
+    #[serde(default = "default_vgg19_widths")]
+    pub vgg19_random_widths: [usize; 5],
+}
+
+impl GanConfig {
+    pub fn validate(&self, hr_patch: usize, batch: usize) -> Result<()> {
+        let weights = [self.pixel_weight, self.perceptual_weight, self.gan_weight];
+        ensure!(
+            weights.iter().all(|w| w.is_finite() && *w >= 0.0),
+            "gan.pixel_weight, gan.perceptual_weight and gan.gan_weight must be >= 0"
+        );
+        ensure!(self.d_lr > 0.0 && self.d_lr.is_finite(), "gan.d_lr must be a positive number");
+        crate::nn::models::discriminator::DiscSpec { nf: self.d_nf, input: hr_patch }
+            .validate()
+            .context("data.lr_patch * model.scale is the discriminator's input")?;
+        ensure!(batch >= 2, "GAN training needs data.batch >= 2 (the discriminator's BatchNorm)");
+        ensure!(
+            !(self.vgg19.is_some() && self.vgg19_random),
+            "gan.vgg19 and gan.vgg19_random (--vgg19, --vgg19-random) exclude each other"
+        );
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -166,6 +222,24 @@ fn default_ema() -> f32 {
 fn default_log_every() -> u64 {
     10
 }
+fn default_pixel_weight() -> f32 {
+    1e-2
+}
+fn default_perceptual_weight() -> f32 {
+    1.0
+}
+fn default_gan_weight() -> f32 {
+    5e-3
+}
+fn default_d_lr() -> f64 {
+    1e-4
+}
+fn default_d_nf() -> usize {
+    64
+}
+fn default_vgg19_widths() -> [usize; 5] {
+    crate::nn::models::vgg19::FULL_WIDTHS
+}
 
 impl TrainConfig {
     /// Reads `path`, applies `key=value` overrides and checks the values.
@@ -191,6 +265,9 @@ impl TrainConfig {
         ensure!(self.data.batch > 0 && self.data.lr_patch > 0, "data.batch and data.lr_patch must be > 0");
         ensure!(self.optim.lr > 0.0 && self.optim.lr.is_finite(), "optim.lr must be a positive number");
         ensure!((0.0..1.0).contains(&self.optim.ema), "optim.ema must be in [0, 1)");
+        if let Some(g) = &self.gan {
+            g.validate(self.data.lr_patch * self.model.scale(), self.data.batch)?;
+        }
         ensure!(
             (0.0..1.0).contains(&self.optim.beta1) && (0.0..1.0).contains(&self.optim.beta2),
             "optim.beta1 and optim.beta2 must be in [0, 1)"
@@ -262,5 +339,17 @@ iterations = 10
         assert!(load(MIN, &["optim.lr=-1"]).is_err());
         assert!(load(MIN, &["model.scale=5"]).is_err());
         assert!(load(MIN, &["noequals"]).is_err());
+    }
+
+    #[test]
+    fn a_gan_section_takes_srgans_defaults_and_checks_the_patch_size() {
+        let c = load(MIN, &["gan.d_nf=64"]).unwrap();
+        let g = c.gan.unwrap();
+        assert_eq!((g.pixel_weight, g.perceptual_weight, g.gan_weight, g.d_lr), (1e-2, 1.0, 5e-3, 1e-4));
+        assert!(load(MIN, &[]).unwrap().gan.is_none());
+        // HR patch 30 x 4 = 120 is not a multiple of 32.
+        let e = load(MIN, &["gan.d_nf=8", "data.lr_patch=30"]).unwrap_err();
+        assert!(format!("{e:#}").contains("multiple of 32"), "{e:#}");
+        assert!(load(MIN, &["gan.vgg19=x.safetensors", "gan.vgg19_random=true"]).is_err());
     }
 }

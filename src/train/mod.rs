@@ -1,6 +1,8 @@
-//! Training SR networks: configuration, learning-rate schedules, quality metrics, the loop.
+//! Training SR networks: configuration, learning-rate schedules, quality metrics, the loop,
+//! SRGAN's additions to it.
 
 pub mod config;
+pub mod gan;
 pub mod metrics;
 pub mod schedule;
 pub mod trainer;

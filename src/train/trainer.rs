@@ -1,11 +1,13 @@
-//! The pixel-loss training loop (L1 or MSE, Adam, LR schedule, EMA), with validation against
-//! bicubic, checkpoints, a JSONL metrics log and exact resumption.
+//! The training loop (L1 or MSE, Adam, LR schedule, EMA; with a `[gan]` section, SRGAN's losses
+//! and discriminator from [`super::gan`]), with validation against bicubic, checkpoints, a JSONL
+//! metrics log and exact resumption.
 //!
 //! Everything a step does is a function of (configuration, step): the batch comes from
 //! `Loader::batch(step)`, the learning rate from the schedule, and the optimiser state is in the
 //! checkpoint. A run resumed from a checkpoint therefore continues bit for bit on the CPU.
 
-use super::config::{PixelLoss, TrainConfig};
+use super::config::TrainConfig;
+use super::gan::{pixel_loss, Gan, Terms};
 use super::metrics::psnr;
 use crate::data::imresize::imresize;
 use crate::data::loader::{Loader, LoaderConfig};
@@ -13,11 +15,10 @@ use crate::data::pack::Pack;
 use crate::data::{image_io, photos, prepare::mod_crop, Image};
 use crate::device::Device;
 use crate::infer::super_resolve;
-use crate::nn::checkpoint::{self, AdamState, Checkpoint, WeightSet};
+use crate::nn::checkpoint::{self, AdamState, Checkpoint, Extra, WeightSet};
 use crate::nn::models::SrNet;
 use crate::nn::{Params, Pass, Want};
 use crate::ops::optim::{adam_step, ema, AdamStep};
-use crate::ops::{self};
 use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::{bail, ensure, Context};
@@ -60,6 +61,10 @@ impl RunDir {
     /// The final network, without optimiser state: what `sr`, `probe` and `faig` take.
     pub fn model(&self) -> PathBuf {
         self.root.join("model.safetensors")
+    }
+    /// A GAN run's final discriminator, as a plain BasicSR state dict.
+    pub fn model_d(&self) -> PathBuf {
+        self.root.join("model_d.safetensors")
     }
 }
 
@@ -188,6 +193,8 @@ fn resume_key(cfg: &TrainConfig) -> Result<String> {
 /// Trains as `cfg` says, writing into `out`.
 pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -> Result<Summary> {
     let run = RunDir { root: out.to_path_buf() };
+    // Before anything is written: a GAN run without its VGG19 weights stops here.
+    let mut gan = Gan::new(cfg, dev)?;
     std::fs::create_dir_all(run.root.join("ckpt"))
         .with_context(|| format!("cannot create {}", out.display()))?;
     let scale = cfg.model.scale();
@@ -219,6 +226,9 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         m = Tensor::from_vec(o.m, &[n], dev)?;
         v = Tensor::from_vec(o.v, &[n], dev)?;
         ema_w = ck.params_ema.map(|e| Tensor::from_vec(e, &[n], dev)).transpose()?;
+        if let Some(g) = &mut gan {
+            g.restore(&latest)?;
+        }
         truncate_metrics(&run.metrics(), start)?;
     } else {
         if run.latest().exists() {
@@ -285,7 +295,8 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
                 v: &Tensor,
                 ema_w: &Option<Tensor>,
                 path: &Path,
-                optim: bool|
+                optim: bool,
+                extra: &[Extra]|
      -> Result<()> {
         let ck = Checkpoint {
             arch: cfg.model.clone(),
@@ -303,7 +314,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             .into_iter()
             .collect(),
         };
-        checkpoint::save(path, &ck)
+        checkpoint::save_with(path, &ck, extra)
     };
 
     for step in start + 1..=cfg.run.iterations {
@@ -311,9 +322,12 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         debug_assert_eq!(batch.step, step);
         let (lr, hr) = (batch.lr.to_device(dev)?, batch.hr.to_device(dev)?);
         let y = net.forward(&mut p, &lr, Pass::TRAIN)?;
-        let (loss, dy) = match cfg.optim.loss {
-            PixelLoss::L1 => ops::loss::l1_mean(&y, &hr, 1.0)?,
-            PixelLoss::Mse => ops::loss::mse_mean(&y, &hr, 1.0)?,
+        let (loss, mut terms, dy) = match &mut gan {
+            None => {
+                let (l, d) = pixel_loss(cfg.optim.loss, &y, &hr, 1.0)?;
+                (l, Terms::new(), d)
+            }
+            Some(g) => g.generator_loss(cfg.optim.loss, &y, &hr)?,
         };
         if !loss.is_finite() {
             let last = if run.latest().exists() {
@@ -337,6 +351,14 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             step,
         };
         adam_step(&h, &mut p.values.view_mut()?, &p.grads.view(), &mut m.view_mut()?, &mut v.view_mut()?)?;
+        if let Some(g) = &mut gan {
+            let d_rate = cfg.schedule.lr(cfg.gan.as_ref().unwrap().d_lr, step);
+            terms.extend(g.discriminator_step(
+                &y,
+                &hr,
+                &AdamStep { lr: d_rate as f32, weight_decay: 0.0, ..h },
+            )?);
+        }
         if let Some(e) = &mut ema_w {
             let decay = if cfg.optim.ema_warmup {
                 cfg.optim.ema.min((1.0 + step as f32) / (10.0 + step as f32))
@@ -347,12 +369,15 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         }
         last_loss = loss;
         pb.set_position(step);
-        pb.set_message(format!("loss {loss:.5} lr {rate:.2e}"));
+        let shown: String =
+            terms.iter().map(|(k, v)| format!(" {}={v:.4}", k.trim_start_matches("l_"))).collect();
+        pb.set_message(format!("loss {loss:.5}{shown} lr {rate:.2e}"));
         if cfg.run.log_every > 0 && step % cfg.run.log_every == 0 {
-            append_metrics(
-                &run.metrics(),
-                serde_json::json!({"step": step, "loss": loss, "lr": rate, "seconds": t0.elapsed().as_secs_f64()}),
-            )?;
+            let mut line = serde_json::json!({"step": step, "loss": loss, "lr": rate, "seconds": t0.elapsed().as_secs_f64()});
+            for (k, v) in &terms {
+                line[*k] = serde_json::json!(v);
+            }
+            append_metrics(&run.metrics(), line)?;
         }
         let last = step == cfg.run.iterations;
         if !val.is_empty() && (last || (cfg.run.val_every > 0 && step % cfg.run.val_every == 0)) {
@@ -369,7 +394,8 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             last_val = Some(y);
         }
         if last || (cfg.run.ckpt_every > 0 && step % cfg.run.ckpt_every == 0) {
-            save(step, &p, &m, &v, &ema_w, &run.latest(), true)?;
+            let extra = gan.as_ref().map(|g| g.to_extra(true)).transpose()?.unwrap_or_default();
+            save(step, &p, &m, &v, &ema_w, &run.latest(), true, &extra)?;
             if !last {
                 std::fs::copy(run.latest(), run.numbered(step))?;
             }
@@ -386,7 +412,10 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         }
     }
     pb.finish();
-    save(cfg.run.iterations, &p, &m, &v, &ema_w, &run.model(), false)?;
+    save(cfg.run.iterations, &p, &m, &v, &ema_w, &run.model(), false, &[])?;
+    if let Some(g) = &gan {
+        g.save_model(&run.model_d())?;
+    }
     Ok(Summary {
         iterations: cfg.run.iterations,
         final_loss: last_loss,
