@@ -195,3 +195,79 @@ impl Gan {
         checkpoint::save_tensors(path, &tensors, [("discriminator".to_string(), spec)].into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rng;
+
+    fn tiny() -> (TrainConfig, Gan) {
+        let cfg: TrainConfig = toml::from_str(
+            r#"
+            [model]
+            kind = "msrresnet"
+            nf = 4
+            nb = 1
+            scale = 4
+            global_residual = true
+            [data]
+            train = "unused.pack"
+            lr_patch = 8
+            batch = 2
+            [gan]
+            d_nf = 2
+            vgg19_random = true
+            vgg19_random_widths = [2, 2, 2, 2, 2]
+            [run]
+            iterations = 1
+            "#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        let gan = Gan::new(&cfg, &Device::Cpu).unwrap().unwrap();
+        (cfg, gan)
+    }
+
+    fn image(rng: &mut Rng) -> Tensor {
+        Tensor::from_vec(
+            (0..2 * 3 * 32 * 32).map(|_| rng.uniform_f32()).collect(),
+            &[2, 3, 32, 32],
+            &Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_generator_step_leaves_d_untrained_and_the_d_step_trains_it() {
+        let (cfg, mut gan) = tiny();
+        let mut rng = Rng::new(3);
+        let (sr, hr) = (image(&mut rng), image(&mut rng));
+        let before = gan.dp.values.to_vec().unwrap();
+        let (total, terms, dsr) = gan.generator_loss(cfg.optim.loss, &sr, &hr).unwrap();
+        let names: Vec<&str> = terms.iter().map(|t| t.0).collect();
+        assert_eq!(names, ["l_g_pix", "l_g_percep", "l_g_gan"]);
+        assert!((total - terms.iter().map(|t| t.1).sum::<f64>()).abs() < 1e-12);
+        assert_eq!(dsr.shape(), sr.shape());
+        assert!(gan.dp.grads.to_vec().unwrap().iter().all(|&g| g == 0.0), "G's step trained D");
+        assert_eq!(gan.dp.values.to_vec().unwrap(), before);
+
+        let h = AdamStep { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0, step: 1 };
+        let terms = gan.discriminator_step(&sr, &hr, &h).unwrap();
+        // At init D is near chance: each BCE term is about ln 2.
+        assert!(
+            terms.iter().filter(|t| t.0.starts_with("l_d")).all(|t| (t.1 - 2f64.ln()).abs() < 0.5),
+            "{terms:?}"
+        );
+        assert_ne!(gan.dp.values.to_vec().unwrap(), before);
+
+        // Its state round-trips through a checkpoint's extra tensors.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.safetensors");
+        checkpoint::save_tensors(&path, &gan.to_extra(true).unwrap(), Default::default()).unwrap();
+        let (_, mut fresh) = tiny();
+        fresh.restore(&path).unwrap();
+        assert_eq!(fresh.dp.values.to_vec().unwrap(), gan.dp.values.to_vec().unwrap());
+        assert_eq!(fresh.dp.buffers.to_vec().unwrap(), gan.dp.buffers.to_vec().unwrap());
+        assert_eq!(fresh.dv.to_vec().unwrap(), gan.dv.to_vec().unwrap());
+    }
+}
