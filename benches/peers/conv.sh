@@ -22,6 +22,7 @@ echo "== PyTorch ($threads threads)" >&2
 
 "$python" - "$threads" "$out/torch_conv.json" > "$out/conv.md" <<'PY'
 import json, pathlib, platform, subprocess, sys, datetime
+sys.path.insert(0, "benches/peers"); import ratios
 threads, torch_json = int(sys.argv[1]), json.load(open(sys.argv[2]))
 flops = {"conv3x3_64to64_b16_32x32": 2 * 16 * 64 * 32 * 32 * 64 * 9,
          "conv3x3_64to256_ps_b16_64x64": 2 * 16 * 256 * 64 * 64 * 64 * 9}
@@ -40,6 +41,7 @@ for name, f in flops.items():
     t = torch_json["workloads"][name]
     for part, mult in (("fwd", 1), ("fwd_bwd", 3)):
         o, p = ours(name, part), t[part]
+        ratios.add(f"conv {name} {part}", o, f"PyTorch {t['format']}", p, "benches/peers/conv.sh")
         print(f"| {name} | {part} | {o*1e3:.1f} | {mult*f/o/1e9:.0f} | {p*1e3:.1f} | {mult*f/p/1e9:.0f} | {t['format']} | {o/p:.2f} |")
 PY
 "$python" benches/peers/report.py conv "$out/conv.md"

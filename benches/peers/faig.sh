@@ -13,10 +13,12 @@ RAYON_NUM_THREADS=$threads cargo bench --bench faig -- --noplot >&2
 "$python" benches/peers/torch_faig.py "$threads" > "$out/torch_faig.json"
 "$python" - "$threads" "$out/torch_faig.json" > "$out/faig.md" <<'PY'
 import json, pathlib, sys, datetime, subprocess
+sys.path.insert(0, "benches/peers"); import ratios
 threads, t = int(sys.argv[1]), json.load(open(sys.argv[2]))
 base = "target/criterion/faig_cpu/msrresnet_nf32_nb8_x2_lr64"
 med = lambda name: json.loads(pathlib.Path(f"{base}/{name}/new/estimates.json").read_text())["median"]["point_estimate"] / 1e9
 ours, plain = med("faig_10steps_x2deg"), med("plain_20_fwd_bwd")
+ratios.add("FAIG per image (10 steps x 2 degradations, nf 32 nb 8 x2, 64x64)", ours, "PyTorch reference procedure", t["seconds"], "benches/peers/faig.sh")
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 print(f"Measured {datetime.date.today()} on {cpu}, {threads} threads; PyTorch {t['torch']}. One image, 64x64 LR, MSRResNet nf 32 nb 8 x2, 10 path steps x 2 degradations.\n")
 print("Command: `benches/peers/faig.sh`\n")

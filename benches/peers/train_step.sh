@@ -15,6 +15,7 @@ echo "== PyTorch ($threads threads)" >&2
 "$python" benches/peers/torch_train_step.py "$threads" > "$out/torch_train_step.json"
 "$python" - "$threads" "$out/torch_train_step.json" > "$out/train_step.md" <<'PY'
 import json, pathlib, subprocess, sys, datetime
+sys.path.insert(0, "benches/peers"); import ratios
 threads, t = int(sys.argv[1]), json.load(open(sys.argv[2]))
 def flops(nf, nb):  # forward of MSRResNet x4 at batch 16, LR 32x32; a step is about 3x
     conv = lambda ci, co, hw: 2 * 16 * co * ci * 9 * hw * hw
@@ -31,6 +32,7 @@ for (nf, nb) in ((64, 16), (32, 8)):
     o = json.loads(est.read_text())["median"]["point_estimate"] / 1e9
     p = t["workloads"][name]["step"]
     f = flops(nf, nb)
+    ratios.add(f"training step MSRResNet nf {nf} nb {nb} x4 b16 LR32", o, f"PyTorch {t['workloads'][name]['format']}", p, "benches/peers/train_step.sh")
     print(f"| MSRResNet nf {nf} nb {nb} x4, batch 16, LR 32 | {o:.3f} | {f/o/1e9:.0f} | {p:.3f} | {f/p/1e9:.0f} | {t['workloads'][name]['format']} | {o/p:.2f} |")
 PY
 "$python" benches/peers/report.py train_step "$out/train_step.md"

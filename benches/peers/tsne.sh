@@ -12,11 +12,9 @@
 # the exact KL(P || Q) of its embedding against scikit-learn's exact joint P of the input.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-VENV=.venv-peers
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet numpy==2.2.6 scipy==1.15.3 scikit-learn==1.6.1 openTSNE==1.0.2
-fi
+python=$(benches/peers/venv.sh)
 cargo build --release --quiet
-export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 NUMBA_NUM_THREADS=2
-"$VENV/bin/python" benches/peers/tsne_peers.py "$@"
+export THREADS=${THREADS:-$(nproc)}
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS NUMBA_NUM_THREADS=$THREADS
+"$python" benches/peers/tsne_peers.py "$@"
+"$python" benches/peers/report.py tsne target/peers/tsne/results.md
