@@ -1,6 +1,7 @@
 //! Training SR networks: configuration, learning-rate schedules, quality metrics, the loop.
 
 pub mod config;
+pub mod curves;
 pub mod metrics;
 pub mod schedule;
 pub mod trainer;
