@@ -9,14 +9,12 @@
 #
 # Run it on a quiet machine: other work on the same cores skews both sides, unevenly.
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$repo"
-export THREADS=${THREADS:-$(nproc)}
-python=$(benches/peers/venv.sh)
-rm -f target/peers/ratios.jsonl
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+export THREADS=$threads
+rm -f "$out/ratios.jsonl"
 for part in conv train_step inference faig tsne; do
   echo "=== $part" >&2
   "benches/peers/$part.sh"
 done
 "$python" benches/peers/summary.py "$THREADS"
-"$python" benches/peers/report.py summary target/peers/summary.md
+"$python" benches/peers/report.py summary "$out/summary.md"

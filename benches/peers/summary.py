@@ -1,5 +1,5 @@
 """Writes the "At a glance" section of docs/PERFORMANCE.md: one table of ours/peer time ratios
-from the rows the peer scripts recorded (ratios.py), slowest-for-us first, with the machine,
+from the rows the peer scripts recorded (peerlib.py), slowest-for-us first, with the machine,
 thread count, versions and date."""
 import datetime
 import os
@@ -8,7 +8,7 @@ import platform
 import subprocess
 import sys
 
-import ratios
+from peerlib import ROWS, cpu_name, load_ratios, rustc_version
 
 
 def version(module):
@@ -20,10 +20,8 @@ def version(module):
 
 def main():
     threads = sys.argv[1] if len(sys.argv) > 1 else str(os.cpu_count())
-    rows = sorted(ratios.load(), key=lambda r: r["ours_s"] / r["peer_s"], reverse=True)
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                         capture_output=True, text=True).stdout.strip()
-    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    rows = sorted(load_ratios(), key=lambda r: r["ours_s"] / r["peer_s"], reverse=True)
+    cpu, rustc = cpu_name(), rustc_version()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     load = pathlib.Path("/proc/loadavg").read_text().split()[:3]
     lines = [
@@ -43,7 +41,7 @@ def main():
         mark = f"**{ratio:.2f}**" if ratio > 1 else f"{ratio:.2f}"
         lines.append(f"| {r['workload']} | {r['peer']} | {r['ours_s']:.4g} | {r['peer_s']:.4g} | {mark} | "
                      f"{r['note']} | `{r['command']}` |")
-    out = ratios.ROWS.parent / "summary.md"
+    out = ROWS.parent / "summary.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -2,29 +2,18 @@
 global residual) on one 128x128 and one 512x512 RGB image in PyTorch on the CPU: the workload of
 benches/inference.rs, at PyTorch's faster memory format. Prints JSON of median seconds."""
 import json
-import statistics
 import sys
-import time
 
 import torch
 
-from torch_train_step import MSRResNet
+from torch_common import MSRResNet, best_format, median_time, to_format
 
 
-def median_forward(side, channels_last, runs):
+def forward_seconds(side, channels_last, runs):
     torch.manual_seed(0)
-    net = MSRResNet(64, 16).eval()
-    x = torch.rand(1, 3, side, side)
-    if channels_last:
-        net, x = net.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
-    times = []
+    net, x = to_format(channels_last, MSRResNet(64, 16).eval(), torch.rand(1, 3, side, side))
     with torch.inference_mode():
-        net(x)
-        for _ in range(runs):
-            t = time.perf_counter()
-            net(x)
-            times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        return median_time(lambda: net(x), min_runs=runs, min_seconds=0, warmup=1)
 
 
 def main():
@@ -32,8 +21,8 @@ def main():
     torch.set_num_threads(threads)
     out = {"torch": torch.__version__, "threads": threads, "workloads": {}}
     for side, runs in ((128, 10), (512, 5)):
-        best = min((median_forward(side, cl, runs), "channels_last" if cl else "NCHW") for cl in (False, True))
-        out["workloads"][f"{side}x{side}"] = {"seconds": best[0], "format": best[1]}
+        seconds, fmt = best_format(lambda cl: forward_seconds(side, cl, runs))
+        out["workloads"][f"{side}x{side}"] = {"seconds": seconds, "format": fmt}
     print(json.dumps(out))
 
 

@@ -15,7 +15,7 @@ from sklearn.manifold import TSNE
 from sklearn.manifold._t_sne import _joint_probabilities
 from sklearn.metrics import pairwise_distances
 
-import ratios
+from peerlib import add_ratio
 
 OUT = os.path.join("target", "peers", "tsne")
 BIN = os.path.join("target", "release", "ddr-engine")
@@ -99,7 +99,7 @@ def main():
         ours_s, ours_kl = results["ddr-engine (exact)"][:2]
         for peer in ("openTSNE default (BH below 10k points)", "openTSNE FFT", "scikit-learn exact"):
             if results.get(peer):
-                ratios.add(f"t-SNE N={n}, 1000 iterations", ours_s, peer, results[peer][0],
+                add_ratio(f"t-SNE N={n}, 1000 iterations", ours_s, peer, results[peer][0],
                            f"benches/peers/tsne.sh {n}",
                            f"exact KL {ours_kl:.4f} (ours) vs {results[peer][1]:.4f}")
         for name, r in results.items():
