@@ -182,10 +182,8 @@ impl Affinities {
         for c0 in (first..n).step_by(COLS) {
             let c1 = (c0 + COLS).min(n);
             for i in i0..i1 {
-                let (lo, start) = match upper {
-                    true => ((i + 1).max(c0), row_offset(n, i) - base + (c0.max(i + 1) - (i + 1))),
-                    false => (c0, (i - i0) * n + c0),
-                };
+                let lo = if upper { (i + 1).max(c0) } else { c0 };
+                let start = if upper { row_offset(n, i) - base + lo - (i + 1) } else { (i - i0) * n + lo };
                 if lo >= c1 {
                     continue;
                 }
