@@ -168,3 +168,40 @@ fn bad_inputs_are_clear_errors() {
     assert!(fails(&dir, &dir.join("junk.npy"), &[]).contains("magic"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn streamed_affinities_give_the_bytes_of_stored_ones_and_bad_modes_are_refused() {
+    let dir = workdir("affinities");
+    let (x, labels) = write_inputs(&dir);
+    let run = |extra: &[&str], tag: &str| -> (Vec<u8>, serde_json::Value) {
+        let (out, json) = (dir.join(format!("y{tag}.npy")), dir.join(format!("m{tag}.json")));
+        let mut args = vec!["tsne", "--device", "cpu", "--input", s(&x), "--labels", s(&labels)];
+        args.extend_from_slice(&["--iters", "100", "--out", s(&out), "--metrics-json", s(&json), "--quiet"]);
+        args.extend_from_slice(extra);
+        let o = ddr(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        (std::fs::read(&out).unwrap(), m)
+    };
+    let (stored, m) = run(&["--affinities", "stored"], "a");
+    assert_eq!(m["p_streamed"], false);
+    let (streamed, m) = run(&["--affinities", "streamed"], "b");
+    assert_eq!(m["p_streamed"], true);
+    assert_eq!(stored, streamed, "streamed P changed the embedding");
+    // auto streams once the packed P (60 x 59 / 2 floats, 7080 bytes) exceeds the budget.
+    let (auto, m) = run(&["--p-memory", "0"], "c");
+    assert_eq!(m["p_streamed"], true);
+    assert_eq!(auto, stored);
+    assert_eq!(run(&[], "d").1["p_streamed"], false);
+    for bad in [&["--affinities", "sometimes"][..], &["--p-memory", "lots"][..]] {
+        let mut args = vec!["tsne", "--input", s(&x), "--out", "unused.npy"];
+        args.extend_from_slice(bad);
+        let o = ddr(&args);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("invalid value") && err.contains(bad[0]), "{err}");
+    }
+    let o = ddr(&["tsne", "--input", s(&x), "--out", "unused.npy", "--affinities", "sometimes"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("[possible values: auto, stored, streamed]"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

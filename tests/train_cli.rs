@@ -70,6 +70,15 @@ fn a_killed_and_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
     assert!(ck.params_ema.is_some() && ck.optim.is_none());
     let metrics = std::fs::read_to_string(b.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().filter(|l| l.contains("\"loss\"")).count(), 6, "{metrics}");
+    // Validations at 6 and 12 score both the EMA and the raw weights, and are drawn.
+    assert_eq!(metrics.lines().filter(|l| l.contains("\"val_psnr_y_raw\"")).count(), 2, "{metrics}");
+    let curves = image::open(b.join("curves.png")).expect("curves.png is a readable image");
+    assert!(curves.width() > 100 && curves.height() > 100);
+    std::fs::remove_file(b.join("curves.png")).unwrap();
+    ok(ddr(&["train", "--out", b.to_str().unwrap(), "--redraw"]));
+    assert!(b.join("curves.png").exists());
+    let out = ddr(&["train", "--out", dir.path().join("nowhere").to_str().unwrap(), "--redraw"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("metrics.jsonl"));
     // Starting over in a used folder without --resume is refused.
     let out = ddr(&["train", "--config", &cfg, "--out", a.to_str().unwrap(), "--quiet"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--resume"));

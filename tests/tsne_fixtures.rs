@@ -1,12 +1,13 @@
 //! The analysis core against scikit-learn, on the fixtures that
 //! `tests/fixtures/tsne/make_fixtures.py` made (pinned scikit-learn 1.6.1): joint P, full t-SNE
-//! runs (final KL), cluster scores, PCA. Also the KL gradient against finite differences and
-//! thread-count independence.
+//! runs (final KL), cluster scores, PCA. Also the KL gradient against finite differences,
+//! thread-count independence, and streamed P against stored P.
 
 use ddr_engine::io::npy;
 use ddr_engine::probe::tsne::kl_and_gradient_f64;
+use ddr_engine::probe::tsne_affinity::{packed_bytes, Affinities};
 use ddr_engine::probe::tsne_cpu::{PackedP, PairKernel};
-use ddr_engine::probe::{cluster_scores, joint_probabilities, pca, tsne, TsneConfig};
+use ddr_engine::probe::{cluster_scores, joint_probabilities, pca, tsne, PStorage, TsneConfig};
 use ddr_engine::{Device, Rng};
 use std::path::PathBuf;
 
@@ -80,9 +81,12 @@ fn kl_gradient_matches_finite_differences() {
 }
 
 fn run(x: &[f64], n: usize, d: usize, threads: usize) -> (Vec<f32>, f64) {
-    let cfg = TsneConfig::default();
+    run_with(x, n, d, threads, &TsneConfig::default())
+}
+
+fn run_with(x: &[f64], n: usize, d: usize, threads: usize, cfg: &TsneConfig) -> (Vec<f32>, f64) {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    let r = pool.install(|| tsne(x, n, d, &cfg, &Device::Cpu, &|_| {})).unwrap();
+    let r = pool.install(|| tsne(x, n, d, cfg, &Device::Cpu, &|_| {})).unwrap();
     assert_eq!(r.embedding.len(), 2 * n);
     (r.embedding, r.kl)
 }
@@ -115,6 +119,44 @@ fn full_run_300_matches_sklearn_kl_and_is_thread_independent() {
 #[test]
 fn full_run_1000_matches_sklearn_kl_and_is_thread_independent() {
     full_run_against_sklearn("blobs1000");
+}
+
+#[test]
+fn streamed_p_matches_sklearn_exact() {
+    let (n, d, x) = matrix("blobs300_x.npy");
+    let want = vector("blobs300_p.npy");
+    let a = Affinities::new(&x, n, d, 30.0);
+    // Row blocks as the streamed pass asks for them, in uneven sizes on purpose.
+    let (mut got, mut buf) = (Vec::new(), Vec::new());
+    for (i0, i1) in [(0, 1), (1, 128), (128, 299), (299, n)] {
+        a.rows(i0, i1, &mut buf);
+        got.extend_from_slice(&buf);
+    }
+    assert_eq!(got.len(), want.len());
+    let max_rel = got.iter().zip(&want).map(|(&a, &b)| (a as f64 - b).abs() / b).fold(0.0, f64::max);
+    assert!(max_rel <= 1e-6, "max relative error {max_rel:e}");
+}
+
+#[test]
+fn streamed_p_gives_the_bytes_of_stored_p_with_1_and_2_threads() {
+    let (n, d, x) = matrix("blobs300_x.npy");
+    let cfg = |p_storage| TsneConfig { p_storage, ..Default::default() };
+    let (y, kl) = run_with(&x, n, d, 1, &cfg(PStorage::Stored));
+    for threads in [1, 2] {
+        let (ys, kls) = run_with(&x, n, d, threads, &cfg(PStorage::Streamed));
+        assert_eq!(kl.to_bits(), kls.to_bits(), "KL differs with {threads} threads");
+        assert!(y.iter().zip(&ys).all(|(a, b)| a.to_bits() == b.to_bits()), "{threads} threads");
+    }
+}
+
+#[test]
+fn auto_streams_p_only_past_the_budget() {
+    let n = 1000;
+    assert_eq!(packed_bytes(n), 1000 * 999 / 2 * 4);
+    let cfg = |p_memory| TsneConfig { p_memory, ..Default::default() };
+    assert!(!cfg(packed_bytes(n)).streams_p(n));
+    assert!(cfg(packed_bytes(n) - 1).streams_p(n));
+    assert!(!TsneConfig::default().streams_p(23_170) && TsneConfig::default().streams_p(23_171));
 }
 
 #[test]

@@ -3,22 +3,16 @@
 # ddr-engine's FAIG, the same number of plain forward+backward passes, and the reference
 # procedure in PyTorch, in one go; writes the "FAIG (CPU)" section of docs/PERFORMANCE.md.
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$repo"
-threads=${THREADS:-$(nproc)}
-python=$(benches/peers/venv.sh)
-out=target/peers
-mkdir -p "$out"
-RAYON_NUM_THREADS=$threads cargo bench --bench faig -- --noplot >&2
-"$python" benches/peers/torch_faig.py "$threads" > "$out/torch_faig.json"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+measure faig torch_faig
 "$python" - "$threads" "$out/torch_faig.json" > "$out/faig.md" <<'PY'
-import json, pathlib, sys, datetime, subprocess
+import json, sys, datetime
+sys.path.insert(0, "benches/peers"); from peerlib import add_ratio, cpu_name, criterion_seconds
 threads, t = int(sys.argv[1]), json.load(open(sys.argv[2]))
-base = "target/criterion/faig_cpu/msrresnet_nf32_nb8_x2_lr64"
-med = lambda name: json.loads(pathlib.Path(f"{base}/{name}/new/estimates.json").read_text())["median"]["point_estimate"] / 1e9
+med = lambda name: criterion_seconds("faig_cpu", f"msrresnet_nf32_nb8_x2_lr64/{name}")
 ours, plain = med("faig_10steps_x2deg"), med("plain_20_fwd_bwd")
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-print(f"Measured {datetime.date.today()} on {cpu}, {threads} threads; PyTorch {t['torch']}. One image, 64x64 LR, MSRResNet nf 32 nb 8 x2, 10 path steps x 2 degradations.\n")
+add_ratio("FAIG per image (10 steps x 2 degradations, nf 32 nb 8 x2, 64x64)", ours, f"PyTorch reference procedure, {t['format']}", t["seconds"], "benches/peers/faig.sh")
+print(f"Measured {datetime.date.today()} on {cpu_name()}, {threads} threads; PyTorch {t['torch']} at its faster memory format ({t['format']}). One image, 64x64 LR, MSRResNet nf 32 nb 8 x2, 10 path steps x 2 degradations.\n")
 print("Command: `benches/peers/faig.sh`\n")
 print("| what | seconds per image | ratio |")
 print("|---|---:|---:|")

@@ -5,27 +5,16 @@ peer's figure. Prints one JSON object: {workload: {"fwd": s, "fwd_bwd": s, "form
 as medians over repeated runs after a warm-up, like criterion's median.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
+
+from torch_common import median_time
 
 WORKLOADS = {
     "conv3x3_64to64_b16_32x32": dict(batch=16, size=32, c_in=64, c_out=64, shuffle=False),
     "conv3x3_64to256_ps_b16_64x64": dict(batch=16, size=64, c_in=64, c_out=256, shuffle=True),
 }
-
-
-def median_time(fn, min_runs=10, min_seconds=3.0):
-    for _ in range(3):
-        fn()
-    times, start = [], time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_seconds:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def bench(w, channels_last):

@@ -5,51 +5,20 @@ back-propagated and the parameter gradients are accumulated. (The reference also
 network and reloads both checkpoints from disk at every call; that cost is left out here, which
 favours the peer.) Prints the median seconds of one image as JSON."""
 import json
-import statistics
 import sys
-import time
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+from torch_common import MSRResNet, best_format, median_time, to_format
 
 STEPS = 10
 
 
-class Block(nn.Module):
-    def __init__(self, nf):
-        super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(nf, nf, 3, 1, 1), nn.Conv2d(nf, nf, 3, 1, 1)
-
-    def forward(self, x):
-        return x + self.conv2(F.relu(self.conv1(x)))
-
-
-class MSRResNetX2(nn.Module):
-    def __init__(self, nf=32, nb=8):
-        super().__init__()
-        self.conv_first = nn.Conv2d(3, nf, 3, 1, 1)
-        self.body = nn.Sequential(*[Block(nf) for _ in range(nb)])
-        self.upconv1 = nn.Conv2d(nf, nf * 4, 3, 1, 1)
-        self.shuffle = nn.PixelShuffle(2)
-        self.conv_hr, self.conv_last = nn.Conv2d(nf, nf, 3, 1, 1), nn.Conv2d(nf, 3, 3, 1, 1)
-
-    def forward(self, x):
-        act = lambda t: F.leaky_relu(t, 0.1)
-        out = self.body(act(self.conv_first(x)))
-        out = act(self.shuffle(self.upconv1(out)))
-        out = self.conv_last(act(self.conv_hr(out)))
-        return out + F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-
-
-def main():
-    threads = int(sys.argv[1])
-    torch.set_num_threads(threads)
+def image_seconds(channels_last):
     torch.manual_seed(0)
-    net = MSRResNetX2()
+    net, x, y = to_format(channels_last, MSRResNet(32, 8, scale=2), torch.rand(1, 3, 64, 64), torch.rand(1, 3, 128, 128))
     baseline = {k: v.clone() for k, v in net.state_dict().items()}
     target = {k: v + 0.01 * torch.randn_like(v) for k, v in baseline.items()}
-    x, y = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 128, 128)
 
     def one_image():
         for _ in range(2):  # blurry and noisy input
@@ -63,13 +32,14 @@ def main():
                     total[k] += p.grad
             _ = {k: (target[k] - baseline[k]) * total[k] / STEPS for k in total}
 
-    one_image()
-    times = []
-    for _ in range(7):
-        t = time.perf_counter()
-        one_image()
-        times.append(time.perf_counter() - t)
-    print(json.dumps({"torch": torch.__version__, "threads": threads, "seconds": statistics.median(times)}))
+    return median_time(one_image, min_runs=7, min_seconds=0, warmup=1)
+
+
+def main():
+    threads = int(sys.argv[1])
+    torch.set_num_threads(threads)
+    seconds, fmt = best_format(image_seconds)
+    print(json.dumps({"torch": torch.__version__, "threads": threads, "seconds": seconds, "format": fmt}))
 
 
 if __name__ == "__main__":

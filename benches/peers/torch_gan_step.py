@@ -7,17 +7,13 @@ format. Prints JSON with the median seconds per step for each size.
     torch_gan_step.py THREADS [RUNS]      (RUNS 1 with one warm-up step: a quick check)
 """
 import json
-import pathlib
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from torch_train_step import MSRResNet  # noqa: E402  (the same generator as the MSE step)
+from torch_common import MSRResNet, best_format, median_time, to_format
 
 SIZES = ((64, 16, 16), (32, 8, 4))  # generator nf, nb, batch; must match benches/gan_step.rs
 
@@ -62,13 +58,16 @@ class VGG19Conv54(nn.Module):
         return self.features((x - self.mean) / self.std)
 
 
-def median_step(nf, nb, batch, channels_last, runs):
+def step_seconds(nf, nb, batch, channels_last, runs):
     torch.manual_seed(0)
-    g, d, vgg = MSRResNet(nf, nb), VGGStyleDiscriminator(), VGG19Conv54()
-    lr, hr = torch.rand(batch, 3, 32, 32), torch.rand(batch, 3, 128, 128)
-    if channels_last:
-        g, d, vgg = (m.to(memory_format=torch.channels_last) for m in (g, d, vgg))
-        lr, hr = lr.to(memory_format=torch.channels_last), hr.to(memory_format=torch.channels_last)
+    g, d, vgg, lr, hr = to_format(
+        channels_last,
+        MSRResNet(nf, nb),
+        VGGStyleDiscriminator(),
+        VGG19Conv54(),
+        torch.rand(batch, 3, 32, 32),
+        torch.rand(batch, 3, 128, 128),
+    )
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.9, 0.99))
     opt_d = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.9, 0.99))
     bce = F.binary_cross_entropy_with_logits
@@ -91,14 +90,7 @@ def median_step(nf, nb, batch, channels_last, runs):
         bce(fake, torch.zeros_like(fake)).backward()
         opt_d.step()
 
-    for _ in range(1 if runs == 1 else 3):
-        step()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return median_time(step, min_runs=runs, min_seconds=0, warmup=1 if runs == 1 else 3)
 
 
 def main():
@@ -107,8 +99,8 @@ def main():
     torch.set_num_threads(threads)
     out = {"torch": torch.__version__, "threads": threads, "runs": runs, "workloads": {}}
     for nf, nb, batch in SIZES:
-        best = min((median_step(nf, nb, batch, cl, runs), "channels_last" if cl else "NCHW") for cl in (False, True))
-        out["workloads"][f"srgan_nf{nf}_nb{nb}_x4_b{batch}_lr32"] = {"step": best[0], "format": best[1]}
+        seconds, fmt = best_format(lambda cl: step_seconds(nf, nb, batch, cl, runs))
+        out["workloads"][f"srgan_nf{nf}_nb{nb}_x4_b{batch}_lr32"] = {"step": seconds, "format": fmt}
     print(json.dumps(out))
 
 

@@ -15,10 +15,13 @@ from sklearn.manifold import TSNE
 from sklearn.manifold._t_sne import _joint_probabilities
 from sklearn.metrics import pairwise_distances
 
+from peerlib import add_ratio
+
 OUT = os.path.join("target", "peers", "tsne")
 BIN = os.path.join("target", "release", "ddr-engine")
 SKLEARN_EXACT_MAX_N = 2000  # exact scikit-learn needs minutes and GBs beyond this
-PERPLEXITY, ITERS, EXAG_ITERS, THREADS = 30.0, 1000, 250, 2
+PERPLEXITY, ITERS, EXAG_ITERS = 30.0, 1000, 250
+THREADS = int(os.environ.get("THREADS", "2"))
 
 
 def exact_kl(p_condensed, y):
@@ -93,6 +96,12 @@ def main():
         if n > SKLEARN_EXACT_MAX_N:
             results["scikit-learn exact"] = None
         ot = results["openTSNE default (BH below 10k points)"][0]
+        ours_s, ours_kl = results["ddr-engine (exact)"][:2]
+        for peer in ("openTSNE default (BH below 10k points)", "openTSNE FFT", "scikit-learn exact"):
+            if results.get(peer):
+                add_ratio(f"t-SNE N={n}, 1000 iterations", ours_s, peer, results[peer][0],
+                           f"benches/peers/tsne.sh {n}",
+                           f"exact KL {ours_kl:.4f} (ours) vs {results[peer][1]:.4f}")
         for name, r in results.items():
             rows.append((n, name, r, ot))
     lines = [

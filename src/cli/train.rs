@@ -1,6 +1,7 @@
 //! `ddr-engine train`: fit an SR network as a configuration file says.
 
 use super::GlobalArgs;
+use crate::train::curves::write_curves;
 use crate::train::{train, TrainConfig, TrainOptions};
 use crate::Result;
 use anyhow::bail;
@@ -15,15 +16,16 @@ use std::path::PathBuf;
   ddr-engine train --config docs/configs/srgan_cpu.toml --out runs/srgan --vgg19 vgg19.safetensors
 
 The run folder gets config.toml (the resolved configuration), metrics.jsonl (loss, learning rate,
-validation PSNR against bicubic), ckpt/latest.safetensors (with optimiser state, for --resume),
+validation PSNR of the EMA and raw weights against bicubic), curves.png (those validations drawn,
+redrawn after each; --redraw redraws it alone), ckpt/latest.safetensors (with optimiser state, for --resume),
 ckpt/step_N.safetensors every run.ckpt_every iterations, and model.safetensors at the end (the
 network for `sr`, `probe` and `faig`). A GAN run (a [gan] section) also logs each loss term of G
 and D, keeps D inside its checkpoints and writes model_d.safetensors. See docs/configs/ for
 annotated examples.")]
 pub struct TrainArgs {
     /// The run's configuration (TOML).
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "redraw")]
+    config: Option<PathBuf>,
     /// The run folder.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -33,6 +35,9 @@ pub struct TrainArgs {
     /// Continue the run in --out from its latest checkpoint, bit for bit.
     #[arg(long)]
     resume: bool,
+    /// Only redraw curves.png of the run in --out from its metrics.jsonl, then exit.
+    #[arg(long)]
+    redraw: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -50,12 +55,21 @@ pub struct TrainArgs {
 }
 
 pub fn run(global: &GlobalArgs, a: &TrainArgs) -> Result<()> {
-    let mut cfg = TrainConfig::load(&a.config, &a.overrides)?;
+    if a.redraw {
+        let metrics = a.out.join("metrics.jsonl");
+        anyhow::ensure!(metrics.exists(), "--redraw: {} does not exist", metrics.display());
+        let png = a.out.join("curves.png");
+        write_curves(&metrics, &png)?;
+        eprintln!("wrote {}", png.display());
+        return Ok(());
+    }
+    let config = a.config.as_ref().expect("clap requires --config");
+    let mut cfg = TrainConfig::load(config, &a.overrides)?;
     if a.vgg19.is_some() || a.vgg19_random {
         let Some(g) = cfg.gan.as_mut() else {
             bail!(
                 "--vgg19 and --vgg19-random are for GAN training; {} has no [gan] section",
-                a.config.display()
+                config.display()
             )
         };
         if let Some(f) = &a.vgg19 {

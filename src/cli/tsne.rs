@@ -3,7 +3,8 @@
 
 use super::GlobalArgs;
 use crate::io::npy;
-use crate::probe::{cluster_scores, pca, plot, tsne, Init, TsneConfig};
+use crate::probe::tsne::DEFAULT_P_MEMORY;
+use crate::probe::{cluster_scores, pca, plot, tsne, Init, PStorage, TsneConfig};
 use crate::Result;
 use anyhow::{ensure, Context};
 use clap::{Args, ValueEnum};
@@ -18,6 +19,17 @@ pub enum InitArg {
     Random,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AffinitiesArg {
+    /// Stored when it fits --p-memory, streamed otherwise.
+    Auto,
+    /// Computed once and kept: 2 x N^2 bytes (800 MB at N = 20000).
+    Stored,
+    /// Recomputed from the input at every iteration: O(N x D) memory, about 10 times slower
+    /// (CPU only: --device cuda runs on the CPU then).
+    Streamed,
+}
+
 #[derive(Args)]
 #[command(
     after_help = "Example:\n  ddr-engine tsne --input feats.npy --labels degr.npy --pca-dims 50 \\\n      \
@@ -26,7 +38,11 @@ The method is scikit-learn's TSNE(method='exact') with its defaults: the same jo
 probabilities, gradient and optimiser (early exaggeration, momentum, gains), so the final KL \
 is comparable with scikit-learn's kl_divergence_. The same input and seed give the same bytes \
 for any --threads. --device cuda runs the whole optimisation on the GPU (deterministic too, but \
-not bit-identical to the CPU)."
+not bit-identical to the CPU).\n\n\
+The joint probabilities P are the only N x N matrix: stored, they take 2 x N^2 bytes (a packed \
+f32 triangle); streamed, each block of rows is recomputed from the input when needed, so memory \
+stays O(N x D) at the price of recomputing distances and exponentials every iteration. Both \
+give the same bytes."
 )]
 pub struct TsneArgs {
     /// Points to embed: a 2-D .npy array (N points x D features), float32 or float64.
@@ -74,6 +90,13 @@ pub struct TsneArgs {
     /// Calinski-Harabasz index of the embedding and of the (PCA-reduced) input.
     #[arg(long, value_name = "M.json")]
     metrics_json: Option<PathBuf>,
+    /// Where P lives (see below); auto = stored while it fits --p-memory.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    affinities: AffinitiesArg,
+    /// Memory for a stored P under --affinities auto, in MiB (default 1 GiB: stored up to
+    /// N = 23170 points).
+    #[arg(long, default_value_t = DEFAULT_P_MEMORY >> 20, value_name = "MiB")]
+    p_memory: u64,
     /// No progress bar and no summary line.
     #[arg(long)]
     quiet: bool,
@@ -111,6 +134,12 @@ pub fn run(global: &GlobalArgs, a: &TsneArgs) -> Result<()> {
             InitArg::Random => Init::Random,
         },
         seed: a.seed,
+        p_storage: match a.affinities {
+            AffinitiesArg::Auto => PStorage::Auto,
+            AffinitiesArg::Stored => PStorage::Stored,
+            AffinitiesArg::Streamed => PStorage::Streamed,
+        },
+        p_memory: a.p_memory.saturating_mul(1 << 20),
         ..Default::default()
     };
     let bar = if a.quiet {
@@ -144,6 +173,7 @@ pub fn run(global: &GlobalArgs, a: &TsneArgs) -> Result<()> {
             "input": what, "points": n, "dims": d, "pca_dims": a.pca_dims,
             "perplexity": a.perplexity, "iterations": r.iterations, "kl": r.kl,
             "learning_rate": r.learning_rate, "seconds": seconds, "device": device.to_string(),
+            "p_streamed": cfg.streams_p(n),
             "embedding_scores": emb, "input_scores": input,
         });
         std::fs::write(p, serde_json::to_string_pretty(&j)? + "\n")

@@ -14,9 +14,10 @@ pub mod report;
 pub mod run;
 pub mod testsets;
 pub mod tsne;
+pub mod tsne_affinity;
 pub mod tsne_cpu;
 pub(crate) mod tsne_cuda;
 
 pub use metrics::{cluster_scores, ClusterScores};
 pub use pca::{pca, Pca};
-pub use tsne::{joint_probabilities, tsne, Init, TsneConfig, TsneResult};
+pub use tsne::{joint_probabilities, tsne, Init, PStorage, TsneConfig, TsneResult};

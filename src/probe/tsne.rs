@@ -25,7 +25,8 @@
 //!   two components agree to rounding), and its signs follow [`crate::probe::pca`].
 
 use super::pca::pca;
-use super::tsne_cpu::{joint_from_sqdist, packed_sqdist, PackedP, PairKernel};
+use super::tsne_affinity::{packed_bytes, Affinities, PackedP};
+use super::tsne_cpu::{PSource, PairKernel};
 use crate::device::cpu::tsne::tsne_update_f32;
 use crate::device::Device;
 use crate::{Result, Rng};
@@ -40,6 +41,21 @@ pub enum Init {
     Random,
 }
 
+/// Where the joint probabilities P live during the optimisation. Both give the same bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PStorage {
+    /// Stored when the packed P fits `TsneConfig::p_memory`, streamed otherwise.
+    Auto,
+    /// A packed f32 triangle, N(N-1)/2 floats (2 bytes x N^2), computed once.
+    Stored,
+    /// Recomputed from the input points block by block at every iteration: memory O(N x d)
+    /// besides the embedding, about 10 times slower (CPU only).
+    Streamed,
+}
+
+/// Default `TsneConfig::p_memory`: 1 GiB, a stored P up to N = 23,170 points.
+pub const DEFAULT_P_MEMORY: u64 = 1 << 30;
+
 /// t-SNE settings; `Default` is scikit-learn's defaults for the exact method.
 #[derive(Clone, Debug)]
 pub struct TsneConfig {
@@ -53,6 +69,9 @@ pub struct TsneConfig {
     pub seed: u64,
     pub n_iter_without_progress: usize,
     pub min_grad_norm: f64,
+    pub p_storage: PStorage,
+    /// Bytes the stored P may take under `PStorage::Auto`.
+    pub p_memory: u64,
 }
 
 impl Default for TsneConfig {
@@ -67,6 +86,8 @@ impl Default for TsneConfig {
             seed: 0,
             n_iter_without_progress: 300,
             min_grad_norm: 1e-7,
+            p_storage: PStorage::Auto,
+            p_memory: DEFAULT_P_MEMORY,
         }
     }
 }
@@ -93,6 +114,15 @@ impl TsneConfig {
     /// The learning rate used for `n` points.
     pub fn learning_rate_for(&self, n: usize) -> f64 {
         self.learning_rate.unwrap_or_else(|| (n as f64 / self.early_exaggeration / 4.0).max(50.0))
+    }
+
+    /// Whether P is streamed for `n` points.
+    pub fn streams_p(&self, n: usize) -> bool {
+        match self.p_storage {
+            PStorage::Auto => packed_bytes(n) > self.p_memory,
+            PStorage::Stored => false,
+            PStorage::Streamed => true,
+        }
     }
 
     fn validate(&self, n: usize) -> Result<()> {
@@ -139,7 +169,7 @@ pub fn joint_probabilities<T: Copy + Into<f64> + Sync>(
 ) -> Result<PackedP> {
     validate_points(x, n, d)?;
     TsneConfig { perplexity, ..Default::default() }.validate(n)?;
-    Ok(joint_from_sqdist(packed_sqdist(x, n, d), n, perplexity))
+    Ok(Affinities::new(x, n, d, perplexity).packed())
 }
 
 /// The initial embedding (N x 2 interleaved, f32).
@@ -172,7 +202,9 @@ pub fn initial_embedding<T: Copy + Into<f64> + Sync>(
 }
 
 /// One exact t-SNE run of `n` points of `d` dims on `device`. `progress(i)` is called after
-/// iteration i (0-based). The result does not depend on the thread count.
+/// iteration i (0-based). The result does not depend on the thread count, nor on where P lives
+/// ([`PStorage`]). With P streamed, a CUDA device hands the run to the CPU (its kernels keep P
+/// dense in device memory) and says so on stderr.
 pub fn tsne<T: Copy + Into<f64> + Sync>(
     x: &[T],
     n: usize,
@@ -184,15 +216,23 @@ pub fn tsne<T: Copy + Into<f64> + Sync>(
     validate_points(x, n, d)?;
     cfg.validate(n)?;
     let y0 = initial_embedding(x, n, d, cfg)?;
+    let streamed = cfg.streams_p(n);
+    if streamed && matches!(device, Device::Cuda(_)) {
+        eprintln!(
+            "t-SNE: P of {n} points ({} MiB) is streamed, which only the CPU does: running on the CPU",
+            packed_bytes(n) >> 20
+        );
+    }
     match device {
-        Device::Cpu => {
-            let p = joint_from_sqdist(packed_sqdist(x, n, d), n, cfg.perplexity);
-            let mut engine = CpuEngine::new(p, y0);
-            optimise(&mut engine, n, cfg, progress)
-        }
-        Device::Cuda(dev) => {
+        Device::Cuda(dev) if !streamed => {
             let xf: Vec<f32> = x.iter().map(|&v| v.into() as f32).collect();
             let mut engine = super::tsne_cuda::CudaEngine::new(dev.clone(), &xf, n, d, cfg, &y0)?;
+            optimise(&mut engine, n, cfg, progress)
+        }
+        _ => {
+            let a = Affinities::new(x, n, d, cfg.perplexity);
+            let p = if streamed { PSource::Streamed(a) } else { PSource::Stored(a.packed()) };
+            let mut engine = CpuEngine::new(p, y0);
             optimise(&mut engine, n, cfg, progress)
         }
     }
@@ -286,7 +326,7 @@ struct CpuEngine {
 }
 
 impl CpuEngine {
-    fn new(p: PackedP, y: Vec<f32>) -> Self {
+    fn new(p: PSource, y: Vec<f32>) -> Self {
         let m = y.len();
         CpuEngine {
             kernel: PairKernel::new(p),

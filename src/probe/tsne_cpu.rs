@@ -1,25 +1,31 @@
-//! The fast CPU path of exact t-SNE: joint probabilities in a packed upper triangle, and one
-//! fused pass over the pairs i < j per iteration that yields Z and both halves of the gradient.
+//! The fast CPU path of exact t-SNE: one fused pass over the pairs i < j per iteration that
+//! yields Z and both halves of the gradient, with P stored or streamed ([`PSource`]).
 //!
-//! Memory: P is the only N^2 array, stored once as f32 for the pairs i < j (N(N-1)/2 floats:
-//! 50 MB at N = 5000). The Student-t affinities w_ij, the distances of the embedding and the
-//! per-iteration partial sums are never stored as a matrix: each row block keeps O(N) column
-//! partial sums, so the working memory besides P is O(N x blocks) = O(N^2 / 128) floats at most
-//! (3 MB at N = 5000). P stays dense because with perplexity 30 most entries of clustered data
-//! lie above the 2.2e-16 floor, so a sparse P would be no smaller; every entry is exact.
+//! Memory: P is the only N^2 array, and only in the stored mode: f32 for the pairs i < j
+//! (N(N-1)/2 floats: 50 MB at N = 5000). The streamed mode recomputes each 128-row block of P
+//! from the points when the pass reaches it, into one block-sized buffer per worker. The
+//! Student-t affinities w_ij and the distances of the embedding are never stored as a matrix:
+//! each row block keeps O(N) column partial sums, and only the blocks of one wave (16) at a
+//! time, so the working memory besides P is O(N x 16 x 4) floats (5 MB at N = 20000). P stays
+//! dense because with perplexity 30 most entries of clustered data lie above the 2.2e-16 floor,
+//! so a sparse P would be no smaller; every entry is exact.
 //!
-//! Determinism: rows are cut into blocks of 128 whatever the thread count; each block writes
-//! only its own row sums and its own column buffer, and the column buffers are added per point
-//! in block order. Lanes of 8 f32 (AVX2 intrinsics when the CPU has them, the same arithmetic
-//! in portable code otherwise: no fused multiply-adds anywhere) are flushed into f64 every 512
-//! columns.
+//! Determinism: rows are cut into blocks of 128 and blocks into waves of 16 whatever the thread
+//! count; each block writes only its own row sums and its own column buffer, and after each
+//! wave the column buffers are subtracted per point in block order. Lanes of 8 f32 (AVX2
+//! intrinsics when the CPU has them, the same arithmetic in portable code otherwise: no fused
+//! multiply-adds anywhere) are flushed into f64 every 512 columns.
 
-use crate::device::cpu::tsne::{conditional_p, perplexity_search_row, MACHINE_EPSILON};
+use super::tsne_affinity::Affinities;
+pub use super::tsne_affinity::{row_offset, PackedP};
+use crate::device::cpu::tsne::MACHINE_EPSILON;
 use crate::probe::fastmath::ln_ge1;
 use rayon::prelude::*;
 
-/// Rows per block of the pair pass (and of P's construction).
+/// Rows per block of the pair pass.
 const BLOCK: usize = 128;
+/// Blocks whose column buffers are alive at once.
+const WAVE: usize = 16;
 /// Columns between two flushes of the f32 lane sums into f64.
 const SEGMENT: usize = 512;
 const L: usize = 8;
@@ -27,160 +33,96 @@ const L: usize = 8;
 /// +inf, so w = 1 / (1 + inf) = 0 exactly and every term of the pair is a signed zero.
 const PAD: f32 = 3.0e19;
 
-/// Offset of row i's segment (columns i+1..n) in a packed upper triangle of size n.
-#[inline]
-pub fn row_offset(n: usize, i: usize) -> usize {
-    i * (2 * n - i - 1) / 2
+/// Where the pair pass gets P from: both give the same bits (see `tsne_affinity`).
+pub enum PSource {
+    /// The packed triangle, built once.
+    Stored(PackedP),
+    /// Recomputed from the points for each block of rows at each use.
+    Streamed(Affinities),
 }
 
-/// Splits a packed upper triangle into its row segments (row i has n - 1 - i entries).
-fn packed_rows<T>(mut v: &mut [T], n: usize) -> Vec<&mut [T]> {
-    let mut rows = Vec::with_capacity(n);
-    for i in 0..n {
-        let (head, tail) = std::mem::take(&mut v).split_at_mut(n - 1 - i);
-        rows.push(head);
-        v = tail;
+impl From<PackedP> for PSource {
+    fn from(p: PackedP) -> Self {
+        PSource::Stored(p)
     }
-    rows
 }
 
-/// The joint probabilities P_ij for i < j, packed row by row, f32.
-#[derive(Clone, Debug)]
-pub struct PackedP {
-    pub n: usize,
-    pub data: Vec<f32>,
+impl From<Affinities> for PSource {
+    fn from(a: Affinities) -> Self {
+        PSource::Streamed(a)
+    }
 }
 
-impl PackedP {
-    /// P_ij (= P_ji; 0 for i == j).
-    pub fn get(&self, i: usize, j: usize) -> f32 {
-        match i.cmp(&j) {
-            std::cmp::Ordering::Less => self.data[row_offset(self.n, i) + j - i - 1],
-            std::cmp::Ordering::Greater => self.get(j, i),
-            std::cmp::Ordering::Equal => 0.0,
+impl PSource {
+    pub fn n(&self) -> usize {
+        match self {
+            PSource::Stored(p) => p.n,
+            PSource::Streamed(a) => a.n,
         }
     }
 
-    /// The full N x N matrix (for tests, small N and the GPU upload).
-    pub fn to_dense(&self) -> Vec<f32> {
-        let n = self.n;
-        let mut out = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                out[i * n + j] = self.get(i, j);
+    /// Rows i0..i1 of P packed (row i: columns i+1..n): a slice of the stored triangle, or
+    /// computed into `buf`.
+    fn rows<'a>(&'a self, i0: usize, i1: usize, buf: &'a mut Vec<f32>) -> &'a [f32] {
+        match self {
+            PSource::Stored(p) => &p.data[row_offset(p.n, i0)..row_offset(p.n, i1)],
+            PSource::Streamed(a) => {
+                a.rows(i0, i1, buf);
+                buf
             }
         }
-        out
     }
-}
 
-/// Squared Euclidean distances of the pairs i < j (f64 sums in feature order, rounded to f32,
-/// as scikit-learn casts them), packed.
-pub fn packed_sqdist<T: Copy + Into<f64> + Sync>(x: &[T], n: usize, d: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; n * (n - 1) / 2];
-    packed_rows(&mut out, n).into_par_iter().enumerate().with_min_len(8).for_each(|(i, row)| {
-        let xi = &x[i * d..(i + 1) * d];
-        for (t, o) in row.iter_mut().enumerate() {
-            let j = i + 1 + t;
-            let xj = &x[j * d..(j + 1) * d];
-            let mut s = 0.0f64;
-            for k in 0..d {
-                let e = xi[k].into() - xj[k].into();
-                s += e * e;
-            }
-            *o = s as f32;
-        }
-    });
-    out
-}
-
-/// scikit-learn's exact joint probabilities from packed squared distances (consumed: P is
-/// built in their place). Perplexity search per row, p_{j|i} rounded to f32, symmetrised,
-/// divided by the sum of all of them, floored at machine epsilon.
-pub fn joint_from_sqdist(mut dist: Vec<f32>, n: usize, perplexity: f64) -> PackedP {
-    let log_perp = (perplexity as f32 as f64).ln();
-    // 1. One binary search per row over its n - 1 distances (the row is gathered from the
-    //    packed triangle: column i of earlier rows, then row i).
-    let search: Vec<(f64, f64)> = {
-        let dist = &dist;
-        (0..n)
+    /// `f(i, P row i)` for every row, in parallel by blocks; the results in row order.
+    fn map_rows<F: Fn(usize, &[f32]) -> f64 + Sync>(&self, f: F) -> Vec<f64> {
+        let n = self.n();
+        (0..n.div_ceil(BLOCK))
             .into_par_iter()
-            .with_min_len(8)
-            .map_init(Vec::new, |row, i| {
-                row.clear();
-                row.extend((0..i).map(|j| dist[row_offset(n, j) + i - j - 1]));
-                let off = row_offset(n, i);
-                row.extend_from_slice(&dist[off..off + n - 1 - i]);
-                perplexity_search_row(row, log_perp)
+            .map_init(Vec::new, |buf, b| {
+                let (i0, i1) = (b * BLOCK, (b * BLOCK + BLOCK).min(n));
+                let p = self.rows(i0, i1, buf);
+                let base = row_offset(n, i0);
+                (i0..i1)
+                    .map(|i| {
+                        let off = row_offset(n, i) - base;
+                        f(i, &p[off..off + n - 1 - i])
+                    })
+                    .collect::<Vec<_>>()
             })
+            .flatten_iter()
             .collect()
-    };
-    // 2. In place: d_ij -> p_{j|i} + p_{i|j} (an f32 sum, as scikit-learn's P + P.T), with the
-    //    row sums in f64.
-    let sums: Vec<f64> = packed_rows(&mut dist, n)
-        .into_par_iter()
-        .enumerate()
-        .with_min_len(8)
-        .map(|(i, row)| {
-            let (bi, si) = search[i];
-            let mut s = 0.0f64;
-            for (t, v) in row.iter_mut().enumerate() {
-                let (bj, sj) = search[i + 1 + t];
-                *v = conditional_p(*v, bi, si) + conditional_p(*v, bj, sj);
-                s += *v as f64;
-            }
-            s
-        })
-        .collect();
-    let total = (2.0 * sums.iter().sum::<f64>()).max(MACHINE_EPSILON);
-    // 3. Normalise and floor.
-    dist.par_chunks_mut(1 << 14).for_each(|c| {
-        for v in c {
-            *v = ((*v as f64) / total).max(MACHINE_EPSILON) as f32;
-        }
-    });
-    PackedP { n, data: dist }
+    }
 }
 
 /// Per-iteration workspace and the fused pair pass.
 pub struct PairKernel {
-    pub p: PackedP,
+    pub p: PSource,
     /// sum_{i != j} p_ij ln p_ij (constant: the KL's entropy term).
     p_log_p: f64,
     yx: Vec<f32>,
     yy: Vec<f32>,
-    /// Per block: 4 column sums (A_x, A_y, B_x, B_y) for columns block_start.. n, SoA.
+    /// Per block of the current wave: 4 column sums (A_x, A_y, B_x, B_y) for columns
+    /// block_start..n, SoA.
     col: Vec<f32>,
-    col_off: Vec<usize>,
+    /// Per point: minus the column sums of the blocks above it (A_x, A_y, B_x, B_y).
+    col_total: Vec<[f64; 4]>,
     /// Per point: (Z_row, A_x, A_y, B_x, B_y) over the columns to its right.
     row: Vec<[f64; 5]>,
 }
 
 impl PairKernel {
-    pub fn new(p: PackedP) -> PairKernel {
-        let n = p.n;
-        let p_log_p = 2.0
-            * p.data
-                .par_chunks(1 << 14)
-                .map(|c| c.iter().map(|&v| v as f64 * (v as f64).ln()).sum::<f64>())
-                .collect::<Vec<_>>()
-                .iter()
-                .sum::<f64>();
-        let blocks = n.div_ceil(BLOCK);
-        let mut col_off = Vec::with_capacity(blocks + 1);
-        let mut total = 0;
-        for b in 0..blocks {
-            col_off.push(total);
-            total += 4 * (n - b * BLOCK);
-        }
-        col_off.push(total);
+    pub fn new(p: impl Into<PSource>) -> PairKernel {
+        let p = p.into();
+        let n = p.n();
+        let rows = p.map_rows(|_, r| r.iter().map(|&v| v as f64 * (v as f64).ln()).sum::<f64>());
+        let p_log_p = 2.0 * rows.iter().sum::<f64>();
         PairKernel {
             p,
             p_log_p,
             yx: vec![0.0; n],
             yy: vec![0.0; n],
-            col: vec![0.0; total],
-            col_off,
+            col: vec![0.0; 4 * n * WAVE.min(n.div_ceil(BLOCK))],
+            col_total: vec![[0.0; 4]; n],
             row: vec![[0.0; 5]; n],
         }
     }
@@ -188,77 +130,79 @@ impl PairKernel {
     /// The KL gradient at embedding `y` (N x 2 interleaved) with P scaled by `exaggeration`,
     /// into `grad`. Returns Z = sum_{i != j} w_ij.
     pub fn gradient(&mut self, y: &[f32], exaggeration: f64, grad: &mut [f32]) -> f64 {
-        let n = self.p.n;
+        let n = self.p.n();
         for i in 0..n {
             self.yx[i] = y[2 * i];
             self.yy[i] = y[2 * i + 1];
         }
-        let (yx, yy, p) = (&self.yx[..], &self.yy[..], &self.p.data[..]);
-        let mut col_chunks = Vec::with_capacity(self.col_off.len() - 1);
-        let mut rest = &mut self.col[..];
-        for w in self.col_off.windows(2) {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
-            col_chunks.push(head);
-            rest = tail;
-        }
-        col_chunks.into_par_iter().zip(self.row.par_chunks_mut(BLOCK)).enumerate().for_each(
-            |(b, (col, rows))| {
-                col.fill(0.0);
-                block_pass(Shared { n, yx, yy, p }, b * BLOCK, rows, col);
-            },
-        );
-        let z = 2.0 * self.row.iter().map(|r| r[0]).sum::<f64>();
-        let (col, col_off, row) = (&self.col, &self.col_off, &self.row);
-        // Per block of points: start from their row sums, subtract the column sums of every
-        // row block above, in block order (the order of the additions fixes the bits).
-        grad.par_chunks_mut(2 * BLOCK).enumerate().for_each(|(gb, g)| {
-            let j0 = gb * BLOCK;
-            let m = g.len() / 2;
-            let mut acc: Vec<[f64; 5]> = row[j0..j0 + m].to_vec();
-            for b in 0..=gb {
-                let len = n - b * BLOCK;
-                let c = &col[col_off[b]..col_off[b + 1]];
-                let k0 = j0 - b * BLOCK;
-                for q in 0..4 {
-                    let cq = &c[q * len + k0..q * len + k0 + m];
-                    for (a, &v) in acc.iter_mut().zip(cq) {
-                        a[q + 1] -= v as f64;
+        let (yx, yy, source) = (&self.yx[..], &self.yy[..], &self.p);
+        self.col_total.fill([0.0; 4]);
+        let blocks = n.div_ceil(BLOCK);
+        for w0 in (0..blocks).step_by(WAVE) {
+            let wave = w0..(w0 + WAVE).min(blocks);
+            let mut col_chunks = Vec::with_capacity(WAVE);
+            let mut rest = &mut self.col[..];
+            for b in wave.clone() {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(4 * (n - b * BLOCK));
+                col_chunks.push(head);
+                rest = tail;
+            }
+            let rows = &mut self.row[w0 * BLOCK..(wave.end * BLOCK).min(n)];
+            col_chunks.into_par_iter().zip(rows.par_chunks_mut(BLOCK)).enumerate().for_each_init(
+                Vec::new,
+                |buf, (k, (col, rows))| {
+                    let i0 = (w0 + k) * BLOCK;
+                    let p = source.rows(i0, i0 + rows.len(), buf);
+                    col.fill(0.0);
+                    block_pass(Shared { n, yx, yy, p }, i0, rows, col);
+                },
+            );
+            // Per point, the column sums of this wave's blocks in block order (the order of
+            // the subtractions fixes the bits).
+            let col = &self.col;
+            let j0 = w0 * BLOCK;
+            self.col_total[j0..].par_chunks_mut(BLOCK).enumerate().for_each(|(t, acc)| {
+                let first = j0 + t * BLOCK;
+                let mut off = 0;
+                for b in wave.clone() {
+                    let (i0, len) = (b * BLOCK, n - b * BLOCK);
+                    // Chunks and blocks share their bounds: a block has no column in a chunk
+                    // above its first row.
+                    if first >= i0 {
+                        for q in 0..4 {
+                            let cq = &col[off + q * len + first - i0..][..acc.len()];
+                            for (a, &v) in acc.iter_mut().zip(cq) {
+                                a[q] -= v as f64;
+                            }
+                        }
                     }
+                    off += 4 * len;
                 }
-            }
-            for (gj, a) in g.chunks_mut(2).zip(&acc) {
-                gj[0] = (4.0 * (exaggeration * a[1] - a[3] / z)) as f32;
-                gj[1] = (4.0 * (exaggeration * a[2] - a[4] / z)) as f32;
-            }
-        });
+            });
+        }
+        let z = 2.0 * self.row.iter().map(|r| r[0]).sum::<f64>();
+        for (j, g) in grad.chunks_mut(2).enumerate() {
+            let (r, c) = (&self.row[j], &self.col_total[j]);
+            let (ax, ay, bx, by) = (r[1] + c[0], r[2] + c[1], r[3] + c[2], r[4] + c[3]);
+            g[0] = (4.0 * (exaggeration * ax - bx / z)) as f32;
+            g[1] = (4.0 * (exaggeration * ay - by / z)) as f32;
+        }
         z
     }
 
     /// KL(P || Q) at the embedding of the last [`Self::gradient`] call, whose Z it takes, in
     /// f64, with scikit-learn's floors (q_ij >= machine epsilon).
     pub fn kl(&self, z: f64) -> f64 {
-        let n = self.p.n;
+        let n = self.p.n();
         let ln_z = z.ln();
         let ln_eps = MACHINE_EPSILON.ln();
-        let (p, yx, yy) = (&self.p.data, &self.yx, &self.yy);
-        let parts: Vec<f64> = (0..n)
-            .into_par_iter()
-            .with_min_len(16)
-            .map(|i| {
-                let off = row_offset(n, i);
-                let row = KlRow {
-                    xi: yx[i],
-                    yi: yy[i],
-                    xs: &yx[i + 1..],
-                    ys: &yy[i + 1..],
-                    ps: &p[off..off + n - 1 - i],
-                    ln_z,
-                    ln_eps,
-                };
-                let acc = kl_row(row);
-                (acc[0] + acc[1]) + (acc[2] + acc[3])
-            })
-            .collect();
+        let (yx, yy) = (&self.yx, &self.yy);
+        let parts = self.p.map_rows(|i, ps| {
+            let row = KlRow { xi: yx[i], yi: yy[i], xs: &yx[i + 1..], ys: &yy[i + 1..], ps, ln_z, ln_eps };
+            let acc = kl_row(row);
+            (acc[0] + acc[1]) + (acc[2] + acc[3])
+        });
+        debug_assert_eq!(parts.len(), n);
         self.p_log_p - 2.0 * parts.iter().sum::<f64>()
     }
 }
@@ -323,7 +267,7 @@ unsafe fn kl_row_avx2(r: KlRow) -> [f64; 4] {
     out
 }
 
-/// What every block reads: the embedding (SoA) and P.
+/// What every block reads: the embedding (SoA) and the rows of P from the block's first on.
 #[derive(Clone, Copy)]
 struct Shared<'a> {
     n: usize,
@@ -352,8 +296,8 @@ fn block_pass(s: Shared, i0: usize, rows: &mut [[f64; 5]], col: &mut [f32]) {
 #[inline]
 fn row_pass(s: Shared, i: usize, i0: usize, out: &mut [f64; 5], cols: &mut [&mut [f32]; 4]) {
     let Shared { n, yx, yy, p } = s;
-    // P_{i, j} sits at row_offset(i) + j - (i + 1).
-    let poff = row_offset(n, i) - i - 1 + n; // P index of column j is poff + j - n
+    // `p` holds the rows from i0 on: P_{i, j} sits at row_offset(i) - row_offset(i0) + j - (i + 1).
+    let poff = row_offset(n, i) - row_offset(n, i0) + n - i - 1; // P index of column j: poff + j - n
     let (xi, yi) = (yx[i], yy[i]);
     let mut j = i + 1;
     while j < n {
@@ -530,7 +474,7 @@ mod tests {
         let mut rng = Rng::new(7);
         for n in [5, 64, 131] {
             let x = points(&mut rng, n, 9);
-            let fast = joint_from_sqdist(packed_sqdist(&x, n, 9), n, 4.0).to_dense();
+            let fast = Affinities::new(&x, n, 9, 4.0).packed().to_dense();
             let want = reference_p(&x, n, 9, 4.0);
             for (a, b) in fast.iter().zip(&want) {
                 assert!((a - b).abs() <= 2e-7 * b.abs(), "{a} vs {b}");
@@ -544,9 +488,10 @@ mod tests {
     fn fused_pass_matches_plain_f64_formulas() {
         let mut rng = Rng::new(8);
         // Sizes around the lane, group, block and segment edges.
-        for n in [4, 9, 67, 130, 600] {
+        for n in [4, 9, 67, 130, 600, 2200] {
             let x = points(&mut rng, n, 5);
-            let p = joint_from_sqdist(packed_sqdist(&x, n, 5), n, 3.0);
+            let p = Affinities::new(&x, n, 5, 3.0).packed();
+            let dense = p.to_dense();
             let y: Vec<f32> = (0..2 * n).map(|_| rng.normal() as f32 * 3.0).collect();
             let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
             let (kl, g) = kl_and_gradient_f64(&p, &y64);
@@ -563,7 +508,7 @@ mod tests {
             let mut g12 = vec![0.0; 2 * n];
             k.gradient(&y, 12.0, &mut g12);
             let mut rows = vec![0.0; 5 * n];
-            reference::tsne_rowsums_f32(&k.p.to_dense(), &y, n, &mut rows);
+            reference::tsne_rowsums_f32(&dense, &y, n, &mut rows);
             let mut zz = [0.0];
             reference::tsne_q_sum_f32(&rows, n, &mut zz);
             let mut want = vec![0.0; 2 * n];
@@ -573,5 +518,23 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5 * scale, "n={n}: {a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn streamed_p_gives_the_bits_of_stored_p() {
+        let mut rng = Rng::new(9);
+        // Past one wave of blocks (16 x 128 rows), so that the per-wave column fold is crossed.
+        let n = WAVE * BLOCK + 77;
+        let x = points(&mut rng, n, 3);
+        let y: Vec<f32> = (0..2 * n).map(|_| rng.normal() as f32 * 3.0).collect();
+        let a = Affinities::new(&x, n, 3, 5.0);
+        let mut stored = PairKernel::new(a.packed());
+        let mut streamed = PairKernel::new(a);
+        let (mut g1, mut g2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+        let z1 = stored.gradient(&y, 12.0, &mut g1);
+        let z2 = streamed.gradient(&y, 12.0, &mut g2);
+        assert_eq!(z1.to_bits(), z2.to_bits());
+        assert!(g1.iter().zip(&g2).all(|(a, b)| a.to_bits() == b.to_bits()), "gradients differ");
+        assert_eq!(stored.kl(z1).to_bits(), streamed.kl(z2).to_bits());
     }
 }

@@ -2,6 +2,7 @@
 //! SRGAN's additions to it.
 
 pub mod config;
+pub mod curves;
 pub mod gan;
 pub mod metrics;
 pub mod schedule;

@@ -7,6 +7,7 @@
 //! checkpoint. A run resumed from a checkpoint therefore continues bit for bit on the CPU.
 
 use super::config::TrainConfig;
+use super::curves::write_curves;
 use super::gan::{pixel_loss, Gan, Terms};
 use super::metrics::psnr;
 use crate::data::imresize::imresize;
@@ -384,13 +385,20 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             let weights = ema_w.as_ref().unwrap_or(&p.values).clone();
             let (rgb, y) = validate(net.as_mut(), &weights, &mut p, &val, dev)?;
             let b = bicubic_y.unwrap();
-            pb.println(format!(
-                "iteration {step}: validation PSNR {rgb:.3} dB, PSNR-Y {y:.3} dB (bicubic {b:.3} dB)"
-            ));
-            append_metrics(
-                &run.metrics(),
-                serde_json::json!({"step": step, "val_psnr": rgb, "val_psnr_y": y, "bicubic_psnr_y": b}),
-            )?;
+            let mut line =
+                serde_json::json!({"step": step, "val_psnr": rgb, "val_psnr_y": y, "bicubic_psnr_y": b});
+            let mut msg = format!("iteration {step}: validation PSNR {rgb:.3} dB, PSNR-Y {y:.3} dB");
+            // The EMA lags the raw weights early on; both tell whether the run is healthy.
+            if ema_w.is_some() {
+                let raw = p.values.clone();
+                let (rgb_raw, y_raw) = validate(net.as_mut(), &raw, &mut p, &val, dev)?;
+                line["val_psnr_raw"] = rgb_raw.into();
+                line["val_psnr_y_raw"] = y_raw.into();
+                msg = format!("{msg} (EMA weights; raw weights {y_raw:.3} dB)");
+            }
+            pb.println(format!("{msg}, bicubic {b:.3} dB"));
+            append_metrics(&run.metrics(), line)?;
+            write_curves(&run.metrics(), &run.root.join("curves.png"))?;
             last_val = Some(y);
         }
         if last || (cfg.run.ckpt_every > 0 && step % cfg.run.ckpt_every == 0) {
