@@ -16,7 +16,8 @@ ROWS = REPO / "target" / "peers" / "ratios.jsonl"
 
 def criterion_seconds(group, bench):
     """The median of criterion's last run of group/bench, in seconds."""
-    est = REPO / "target" / "criterion" / group / bench / "new" / "estimates.json"
+    folder = bench.replace("/", "_")  # criterion's folder for a bench id with a slash
+    est = REPO / "target" / "criterion" / group / folder / "new" / "estimates.json"
     return json.loads(est.read_text())["median"]["point_estimate"] / 1e9
 
 
