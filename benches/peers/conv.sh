@@ -26,7 +26,7 @@ for name, f in flops.items():
     t = torch_json["workloads"][name]
     for part, mult in (("fwd", 1), ("fwd_bwd", 3)):
         o, p = criterion_seconds("conv_cpu", f"{name}_{part}"), t[part]
-        add_ratio(f"conv {name} {part}", o, f"PyTorch {t['format']}", p, "benches/peers/conv.sh")
+        add_ratio(f"conv {name} {part}", o, "PyTorch", p, "benches/peers/conv.sh", f"PyTorch at {t['format']}")
         print(f"| {name} | {part} | {o*1e3:.1f} | {mult*f/o/1e9:.0f} | {p*1e3:.1f} | {mult*f/p/1e9:.0f} | {t['format']} | {o/p:.2f} |")
 PY
 "$python" benches/peers/report.py conv "$out/conv.md"

@@ -11,7 +11,7 @@ sys.path.insert(0, "benches/peers"); from peerlib import add_ratio, cpu_name, cr
 threads, t = int(sys.argv[1]), json.load(open(sys.argv[2]))
 med = lambda name: criterion_seconds("faig_cpu", f"msrresnet_nf32_nb8_x2_lr64/{name}")
 ours, plain = med("faig_10steps_x2deg"), med("plain_20_fwd_bwd")
-add_ratio("FAIG per image (10 steps x 2 degradations, nf 32 nb 8 x2, 64x64)", ours, f"PyTorch reference procedure, {t['format']}", t["seconds"], "benches/peers/faig.sh")
+add_ratio("FAIG per image (10 steps x 2 degradations, nf 32 nb 8 x2, 64x64)", ours, "PyTorch (reference procedure)", t["seconds"], "benches/peers/faig.sh", f"PyTorch at {t['format']}")
 print(f"Measured {datetime.date.today()} on {cpu_name()}, {threads} threads; PyTorch {t['torch']} at its faster memory format ({t['format']}). One image, 64x64 LR, MSRResNet nf 32 nb 8 x2, 10 path steps x 2 degradations.\n")
 print("Command: `benches/peers/faig.sh`\n")
 print("| what | seconds per image | ratio |")

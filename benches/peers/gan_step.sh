@@ -21,7 +21,7 @@ for nf, nb, batch in ((64, 16, 16), (32, 8, 4)):
     o = criterion_seconds("gan_step_cpu", name)
     p = t["workloads"][name]["step"]
     fmt = t["workloads"][name]["format"]
-    add_ratio(f"SRGAN step MSRResNet nf {nf} nb {nb} x4 b{batch} LR32", o, f"PyTorch {fmt}", p, "benches/peers/gan_step.sh")
+    add_ratio(f"SRGAN step MSRResNet nf {nf} nb {nb} x4 b{batch} LR32", o, "PyTorch", p, "benches/peers/gan_step.sh", f"PyTorch at {fmt}")
     print(f"| MSRResNet nf {nf} nb {nb} x4, batch {batch} | {o:.3f} | {p:.3f} | {fmt} | {o/p:.2f} |")
 PY
 "$python" benches/peers/report.py gan_step "$out/gan_step.md"

@@ -22,7 +22,7 @@ for side in (128, 512):
     o = criterion_seconds("inference_cpu", f"msrresnet_nf64_nb16_x4/{side}x{side}")
     w = t["workloads"][f"{side}x{side}"]
     f = flops(side)
-    add_ratio(f"inference MSRResNet nf 64 nb 16 x4, {side}x{side}", o, f"PyTorch {w['format']}", w["seconds"], "benches/peers/inference.sh")
+    add_ratio(f"inference MSRResNet nf 64 nb 16 x4, {side}x{side}", o, "PyTorch", w["seconds"], "benches/peers/inference.sh", f"PyTorch at {w['format']}")
     print(f"| {side}x{side} | {o:.3f} | {f/o/1e9:.0f} | {w['seconds']:.3f} | {f/w['seconds']/1e9:.0f} | {w['format']} | {o/w['seconds']:.2f} |")
 PY
 "$python" benches/peers/report.py inference "$out/inference.md"

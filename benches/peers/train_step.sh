@@ -22,7 +22,7 @@ for (nf, nb) in ((64, 16), (32, 8)):
     o = criterion_seconds("train_step_cpu", name)
     p = t["workloads"][name]["step"]
     f = flops(nf, nb)
-    add_ratio(f"training step MSRResNet nf {nf} nb {nb} x4 b16 LR32", o, f"PyTorch {t['workloads'][name]['format']}", p, "benches/peers/train_step.sh")
+    add_ratio(f"training step MSRResNet nf {nf} nb {nb} x4 b16 LR32", o, "PyTorch", p, "benches/peers/train_step.sh", f"PyTorch at {t['workloads'][name]['format']}")
     print(f"| MSRResNet nf {nf} nb {nb} x4, batch 16, LR 32 | {o:.3f} | {f/o/1e9:.0f} | {p:.3f} | {f/p/1e9:.0f} | {t['workloads'][name]['format']} | {o/p:.2f} |")
 PY
 "$python" benches/peers/report.py train_step "$out/train_step.md"
