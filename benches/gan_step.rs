@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ddr_engine::nn::{Pass, Want};
-use ddr_engine::ops::optim::{adam_step, AdamStep};
+use ddr_engine::ops::optim::AdamStep;
 use ddr_engine::train::gan::Gan;
 use ddr_engine::train::TrainConfig;
 use ddr_engine::{Device, Rng, Tensor};
@@ -70,14 +70,7 @@ fn step(c: &mut Criterion) {
                 let (_, _, dy) = gan.generator_loss(cfg.optim.loss, &y, &hr).unwrap();
                 p.zero_grads().unwrap();
                 net.backward(&mut p, &dy, Want::PARAMS).unwrap();
-                adam_step(
-                    &h,
-                    &mut p.values.view_mut().unwrap(),
-                    &p.grads.view(),
-                    &mut m.view_mut().unwrap(),
-                    &mut v.view_mut().unwrap(),
-                )
-                .unwrap();
+                p.adam_step(&h, &mut m, &mut v).unwrap();
                 gan.discriminator_step(&y, &hr, &h).unwrap();
             })
         });

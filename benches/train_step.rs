@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use ddr_engine::nn::models::Arch;
 use ddr_engine::nn::{Pass, Want};
-use ddr_engine::ops::optim::{adam_step, AdamStep};
+use ddr_engine::ops::optim::AdamStep;
 use ddr_engine::ops::{self};
 use ddr_engine::{Device, Rng, Tensor};
 use std::time::Duration;
@@ -42,14 +42,7 @@ fn step(c: &mut Criterion) {
                 p.zero_grads().unwrap();
                 net.backward(&mut p, &dy, Want::PARAMS).unwrap();
                 let h = AdamStep { lr: 2e-4, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0, step: t };
-                adam_step(
-                    &h,
-                    &mut p.values.view_mut().unwrap(),
-                    &p.grads.view(),
-                    &mut m.view_mut().unwrap(),
-                    &mut v.view_mut().unwrap(),
-                )
-                .unwrap();
+                p.adam_step(&h, &mut m, &mut v).unwrap();
             })
         });
     }

@@ -8,6 +8,7 @@
 //! way PyTorch modules declare them.
 
 use crate::device::Device;
+use crate::ops::optim::{adam_step, AdamStep};
 use crate::tensor::{Slice, SliceMut, Tensor};
 use crate::{Result, Rng};
 use anyhow::ensure;
@@ -217,6 +218,11 @@ impl Params {
     pub fn zero_grads(&mut self) -> Result<()> {
         self.grads = Tensor::zeros(&[self.len()], &self.device())?;
         Ok(())
+    }
+
+    /// One Adam update of the values from the gradients, with the moments `m` and `v`.
+    pub fn adam_step(&mut self, h: &AdamStep, m: &mut Tensor, v: &mut Tensor) -> Result<()> {
+        adam_step(h, &mut self.values.view_mut()?, &self.grads.view(), &mut m.view_mut()?, &mut v.view_mut()?)
     }
 }
 

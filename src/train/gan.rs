@@ -18,7 +18,7 @@ use crate::nn::checkpoint::{self, Extra};
 use crate::nn::models::discriminator::{DiscSpec, VggDiscriminator};
 use crate::nn::models::vgg19::Vgg19Features;
 use crate::nn::{Layer, Params, Pass, Want};
-use crate::ops::optim::{adam_step, AdamStep};
+use crate::ops::optim::AdamStep;
 use crate::ops::{self, elementwise::add};
 use crate::tensor::Tensor;
 use crate::Result;
@@ -115,7 +115,7 @@ impl Gan {
         }
         ensure!(terms.iter().all(|t| t.1.is_finite()), "the discriminator's loss became non-finite");
         let (dp, dm, dv) = (&mut self.dp, &mut self.dm, &mut self.dv);
-        adam_step(h, &mut dp.values.view_mut()?, &dp.grads.view(), &mut dm.view_mut()?, &mut dv.view_mut()?)?;
+        dp.adam_step(h, dm, dv)?;
         Ok(terms)
     }
 

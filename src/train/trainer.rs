@@ -19,7 +19,7 @@ use crate::infer::super_resolve;
 use crate::nn::checkpoint::{self, AdamState, Checkpoint, Extra, WeightSet};
 use crate::nn::models::SrNet;
 use crate::nn::{Params, Pass, Want};
-use crate::ops::optim::{adam_step, ema, AdamStep};
+use crate::ops::optim::{ema, AdamStep};
 use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::{bail, ensure, Context};
@@ -351,7 +351,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             weight_decay: cfg.optim.weight_decay,
             step,
         };
-        adam_step(&h, &mut p.values.view_mut()?, &p.grads.view(), &mut m.view_mut()?, &mut v.view_mut()?)?;
+        p.adam_step(&h, &mut m, &mut v)?;
         if let Some(g) = &mut gan {
             let d_rate = cfg.schedule.lr(cfg.gan.as_ref().unwrap().d_lr, step);
             terms.extend(g.discriminator_step(
