@@ -18,6 +18,7 @@ pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod probe;
+pub mod reproduce;
 pub mod rng;
 pub mod tensor;
 pub mod train;

@@ -96,6 +96,12 @@ fn probe_writes_every_output_and_reproduces_with_the_same_seed() {
             );
         }
     }
+    // The t-SNE runs start from different seeds: their maps differ.
+    assert!(
+        std::fs::read(a.join("embedding_rb2_run1.npy")).unwrap()
+            != std::fs::read(a.join("embedding_rb2_run2.npy")).unwrap(),
+        "t-SNE runs 1 and 2 gave the same map"
+    );
     // The reports differ only in the wall time they state.
     let strip = |p: &Path| {
         let v: serde_json::Value =

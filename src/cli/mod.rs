@@ -4,6 +4,7 @@ mod data;
 mod faig;
 mod info;
 mod probe;
+mod reproduce;
 mod sr;
 mod train;
 mod tsne;
@@ -59,6 +60,8 @@ pub enum Command {
     Sr(sr::SrArgs),
     /// Deep degradation representations: features -> PCA -> t-SNE -> WD/BD/CHI, plots, report.
     Probe(probe::ProbeArgs),
+    /// A paper end to end: train its networks, probe them, report next to its numbers.
+    Reproduce(reproduce::ReproduceArgs),
     /// Exact t-SNE of any .npy matrix (scikit-learn's method, fast and deterministic).
     Tsne(tsne::TsneArgs),
     /// Filter attribution by integrated gradients: scores, masking, modulation.
@@ -74,6 +77,7 @@ pub fn run() -> ExitCode {
         Command::Train(a) => train::run(&cli.global, &a),
         Command::Sr(a) => sr::run(&cli.global, &a),
         Command::Probe(a) => probe::run(&cli.global, &a),
+        Command::Reproduce(a) => reproduce::run(&cli.global, &a),
         Command::Tsne(a) => tsne::run(&cli.global, &a),
         Command::Faig(a) => faig::run(&cli.global, &a),
         Command::Info(a) => info::run(&cli.global, &a),

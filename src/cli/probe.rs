@@ -5,7 +5,7 @@ use crate::data::{image_io, photos};
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
 use crate::probe::report::{self, Subject};
-use crate::probe::run::{probe, ProbeSettings};
+use crate::probe::run::{probe, ProbeResult, ProbeSettings};
 use crate::probe::testsets::parse_sets;
 use crate::tensor::Tensor;
 use crate::Result;
@@ -102,22 +102,13 @@ pub fn auto_layers(taps: &[String]) -> Vec<String> {
 }
 
 pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
-    let ck = checkpoint::load(&a.ckpt, a.arch.as_ref())?;
     let dev = global.open_device()?;
-    let (mut net, mut p) = ck.arch.build(&dev, 0)?;
-    p.values = Tensor::from_slice(ck.weights(a.weights), &[ck.params.len()], &dev)?;
-    p.buffers = Tensor::from_slice(&ck.buffers, &[ck.buffers.len()], &dev)?;
-    let layers = if a.layers == "auto" {
-        auto_layers(&net.tap_names())
-    } else {
-        a.layers.split(',').map(|s| s.trim().to_string()).collect()
-    };
     let sets = parse_sets(&a.sets)?;
     let st = ProbeSettings {
         set_names: sets.iter().map(|s| s.name.clone()).collect(),
         sets,
         intra_groups: if a.intra { ProbeSettings::paper_intra_groups() } else { Vec::new() },
-        layers,
+        layers: Vec::new(),
         lr_patch: a.patch,
         count: a.count,
         runs: a.runs,
@@ -127,7 +118,43 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
         seed: a.seed,
         batch: a.batch,
     };
+    let layers = (a.layers != "auto").then(|| a.layers.split(',').map(|s| s.trim().to_string()).collect());
     let photos = load_photos(&a.photos)?;
+    let target = Checkpoint { path: &a.ckpt, weights: a.weights, arch: a.arch.as_ref() };
+    let (res, _) = probe_checkpoint(&dev, &target, st, layers, &photos, &a.out, !a.no_features)?;
+    for l in &res.layers {
+        eprintln!(
+            "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE)  {:>9.2} (PCA-{})",
+            l.layer, l.main.tsne_chi.mean, l.main.tsne_chi.std, l.main.pca.chi, a.pca_dims
+        );
+    }
+    eprintln!("report: {}", Path::new(&a.out).join("report.md").display());
+    Ok(())
+}
+
+/// A network to probe: its checkpoint and which of its weights.
+pub struct Checkpoint<'a> {
+    pub path: &'a Path,
+    pub weights: WeightSet,
+    pub arch: Option<&'a Arch>,
+}
+
+/// Probes one checkpoint with a progress bar and writes its report into `out`. `layers`: None
+/// for the paper's choice ([`auto_layers`]). Returns the result and the seconds it took.
+pub fn probe_checkpoint(
+    dev: &crate::device::Device,
+    ck: &Checkpoint,
+    mut st: ProbeSettings,
+    layers: Option<Vec<String>>,
+    photos: &[RgbImage],
+    out: &Path,
+    npy_features: bool,
+) -> Result<(ProbeResult, f64)> {
+    let loaded = checkpoint::load(ck.path, ck.arch)?;
+    let (mut net, mut p) = loaded.arch.build(dev, 0)?;
+    p.values = Tensor::from_slice(loaded.weights(ck.weights), &[loaded.params.len()], dev)?;
+    p.buffers = Tensor::from_slice(&loaded.buffers, &[loaded.buffers.len()], dev)?;
+    st.layers = layers.unwrap_or_else(|| auto_layers(&net.tap_names()));
     let total = st.layers.len() * (1 + st.intra_groups.len()) * st.runs;
     let pb = indicatif::ProgressBar::new(total as u64);
     pb.set_style(
@@ -137,22 +164,15 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
         .unwrap(),
     );
     let t0 = Instant::now();
-    let res = probe(net.as_mut(), &mut p, &photos, &st, &dev, &|| pb.inc(1))?;
+    let res = probe(net.as_mut(), &mut p, photos, &st, dev, &|| pb.inc(1))?;
     pb.finish_and_clear();
     let subject = Subject {
-        network: ck.arch.describe(),
-        checkpoint: a.ckpt.display().to_string(),
-        weights: format!("{:?}", a.weights).to_lowercase(),
+        network: loaded.arch.describe(),
+        checkpoint: ck.path.display().to_string(),
+        weights: format!("{:?}", ck.weights).to_lowercase(),
         device: dev.to_string(),
     };
     let secs = t0.elapsed().as_secs_f64();
-    report::write(&a.out, &subject, &st, &res, secs, !a.no_features)?;
-    for l in &res.layers {
-        eprintln!(
-            "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE)  {:>9.2} (PCA-{})",
-            l.layer, l.main.tsne_chi.mean, l.main.tsne_chi.std, l.main.pca.chi, st.pca_dims
-        );
-    }
-    eprintln!("report: {}", Path::new(&a.out).join("report.md").display());
-    Ok(())
+    report::write(out, &subject, &st, &res, secs, npy_features)?;
+    Ok((res, secs))
 }

@@ -4,7 +4,7 @@
 
 use super::features::{extract, FeatureMatrix};
 use super::testsets::{build, intra_sets, SetSpec, TestSets};
-use super::{cluster_scores, pca, tsne, ClusterScores, TsneConfig};
+use super::{cluster_scores, pca, tsne, ClusterScores, Init, TsneConfig};
 use crate::device::Device;
 use crate::nn::models::SrNet;
 use crate::nn::Params;
@@ -56,7 +56,7 @@ pub struct MeanStd {
 }
 
 impl MeanStd {
-    fn of(v: &[f64]) -> MeanStd {
+    pub fn of(v: &[f64]) -> MeanStd {
         let n = v.len().max(1) as f64;
         let mean = v.iter().sum::<f64>() / n;
         MeanStd { mean, std: (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt() }
@@ -139,6 +139,9 @@ fn score_group(
             perplexity: st.perplexity,
             max_iter: st.tsne_iters,
             seed: st.seed + r as u64,
+            // Seeded random starts, as in the paper: from the (deterministic) PCA start every run
+            // would give the same map, and the std over runs would say nothing.
+            init: Init::Random,
             ..Default::default()
         };
         let res = tsne(&p.scores, n, k, &cfg, dev, &|_| {})?;

@@ -1,0 +1,375 @@
+//! The reproduction's report: the paper's Tables 1-3 next to ours, each claim checked by a rule
+//! stated in the report, the scatter grids of Fig. 7/8/9/11 and the feature maps of Fig. 10.
+
+use super::plan::{Network, Scale, Sizes};
+use crate::probe::run::{GroupScores, LayerReport, MeanStd, ProbeSettings};
+use crate::Result;
+use anyhow::Context;
+use image::{imageops, Rgb, RgbImage};
+use std::fmt::Write;
+use std::path::Path;
+
+/// What the study measured for one network.
+pub struct NetResult {
+    pub net: Network,
+    pub layers: Vec<LayerReport>,
+    /// Per layer: CHI of the main t-SNE maps with the source photo as label (content, not
+    /// degradation); None when the crops come from a single photo.
+    pub content_chi: Vec<Option<MeanStd>>,
+    pub train_seconds: f64,
+    pub trained_now: bool,
+    pub probe_seconds: f64,
+    /// Validation PSNR-Y of the final model and of bicubic, from the run's metrics.
+    pub val_psnr: Option<(f64, f64)>,
+}
+
+/// The paper's numbers (DDR paper, Tables 1-3; CHI of t-SNE maps, mean of 5 runs).
+fn paper_deepest(name: &str) -> Option<f64> {
+    match name {
+        "srresnet_wogr" => Some(3.55),
+        "srresnet_wgr" => Some(613.77),
+        "srgan_wogr" => Some(234.43),
+        "srgan_wgr" => Some(626.46),
+        _ => None,
+    }
+}
+
+fn paper_by_layer(name: &str) -> Option<[f64; 4]> {
+    match name {
+        "srresnet_wgr" => Some([0.00, 0.11, 38.21, 613.77]),
+        "srresnet_wogr" => Some([0.00, 0.00, 0.04, 3.55]),
+        _ => None,
+    }
+}
+
+fn paper_intra(sets: &[String]) -> Option<f64> {
+    match sets.join(",").as_str() {
+        "noise:5,noise:10,noise:30" => Some(815.11),
+        "noise:10,noise:30" => Some(831.35),
+        "noise:10,noise:20" => Some(79.40),
+        "blur:1,blur:4" => Some(35.04),
+        _ => None,
+    }
+}
+
+fn chi(m: &MeanStd) -> String {
+    format!("{:.2} ± {:.2}", m.mean, m.std)
+}
+
+fn group<'a>(l: &'a LayerReport, sets: &[&str]) -> Option<&'a GroupScores> {
+    l.intra.iter().find(|g| g.sets.iter().map(String::as_str).eq(sets.iter().copied()))
+}
+
+fn find<'a>(res: &'a [NetResult], name: &str) -> Option<&'a NetResult> {
+    res.iter().find(|r| r.net.name == name)
+}
+
+fn deepest(r: &NetResult) -> &LayerReport {
+    r.layers.last().expect("a probe has at least one layer")
+}
+
+fn verdict(holds: bool) -> &'static str {
+    if holds {
+        "**holds**"
+    } else {
+        "**does not hold**"
+    }
+}
+
+/// Below this CHI a map shows no clusters worth the name: a ratio of two such values is noise.
+const VISIBLE: f64 = 1.0;
+
+/// "a is at least `factor` x b", and a is visibly clustered.
+fn ratio_verdict(a: f64, b: f64, factor: f64) -> String {
+    let r = a / b.max(f64::MIN_POSITIVE);
+    let holds = a >= VISIBLE && r >= factor;
+    let why = if a < VISIBLE { " (no visible clusters)" } else { "" };
+    format!("{a:.2} vs {b:.2} ({r:.1}x): {}{why}", verdict(holds))
+}
+
+/// Non-decreasing with depth up to t-SNE jitter (a drop of under 10% or under 0.05), and the
+/// deepest layer visibly clustered and above the first.
+fn grows(v: &[f64]) -> bool {
+    let steps = v.windows(2).all(|w| w[1] >= w[0] * 0.9 || w[0] - w[1] < 0.05);
+    let (first, last) = (v[0], v[v.len() - 1]);
+    steps && last >= VISIBLE && last > first
+}
+
+/// Claim lines: the rule, our numbers on t-SNE and PCA-50, the verdict on each.
+fn claims(s: &mut String, res: &[NetResult], layer: &str) {
+    let d = |n: &str| find(res, n).map(deepest);
+    let _ = writeln!(
+        s,
+        "## The paper's claims, checked
+"
+    );
+    let _ = writeln!(
+        s,
+        "The rules are fixed in the code, not fitted to the numbers. \"t-SNE\" is the mean CHI over the runs, \"PCA\" the CHI of the PCA-50 features \
+         (no embedding noise). A map with CHI below {VISIBLE} shows no clusters, so a claim that needs clusters does not hold below it, whatever the ratio.\n"
+    );
+    let _ = writeln!(s, "0. **Features cluster by degradation, not by content** (rule: at {layer}, the degradation CHI of the t-SNE map above the content CHI of the same map, and visible):");
+    for r in res {
+        let l = deepest(r);
+        match r.content_chi.last().copied().flatten() {
+            Some(c) => {
+                let _ = writeln!(
+                    s,
+                    "   - {}: degradation {}",
+                    r.net.title,
+                    ratio_verdict(l.main.tsne_chi.mean, c.mean, 1.0).replacen(" vs ", " vs content ", 1)
+                );
+            }
+            None => {
+                let _ = writeln!(s, "   - {}: not tested (the test crops come from one photo)", r.net.title);
+            }
+        }
+    }
+    if let (Some(w), Some(wo)) = (d("srresnet_wgr"), d("srresnet_wogr")) {
+        let _ = writeln!(
+            s,
+            "1. **MSE networks need the global residual** (rule: CHI at {layer} with GR at least 10x without; paper 613.77 vs 3.55, 173x). t-SNE {}; PCA {}.",
+            ratio_verdict(w.main.tsne_chi.mean, wo.main.tsne_chi.mean, 10.0),
+            ratio_verdict(w.main.pca.chi, wo.main.pca.chi, 10.0)
+        );
+    }
+    if let (Some(g), Some(wo)) = (d("srgan_wogr"), d("srresnet_wogr")) {
+        let _ = writeln!(
+            s,
+            "2. **GAN training makes a network without GR discriminative** (rule: SRGAN-woGR's CHI at {layer} at least 10x SRResNet-woGR's; paper 234.43 vs 3.55, 66x). t-SNE {}; PCA {}.",
+            ratio_verdict(g.main.tsne_chi.mean, wo.main.tsne_chi.mean, 10.0),
+            ratio_verdict(g.main.pca.chi, wo.main.pca.chi, 10.0)
+        );
+    }
+    let _ = writeln!(s, "3. **Discriminability grows with depth** (rule: CHI never drops from one probed layer to the next deeper one by more than 10% (or 0.05), and the deepest layer is visibly clustered and above Conv1):");
+    for r in res {
+        let t: Vec<f64> = r.layers.iter().map(|l| l.main.tsne_chi.mean).collect();
+        let p: Vec<f64> = r.layers.iter().map(|l| l.main.pca.chi).collect();
+        let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" → ");
+        let _ = writeln!(
+            s,
+            "   - {}: t-SNE {}: {}; PCA {}: {}.",
+            r.net.title,
+            fmt(&t),
+            verdict(grows(&t)),
+            fmt(&p),
+            verdict(grows(&p))
+        );
+    }
+    if let Some(l) = d("srgan_wgr") {
+        if let (Some(a), Some(b)) = (group(l, &["noise:10", "noise:30"]), group(l, &["noise:10", "noise:20"]))
+        {
+            let _ = writeln!(
+                s,
+                "4. **Separation grows with the gap between degrees** (rule: SRGAN-wGR at {layer}, Noise{{10,30}} above Noise{{10,20}} and visible; paper 831.35 vs 79.40). t-SNE {}; PCA {}.",
+                ratio_verdict(a.tsne_chi.mean, b.tsne_chi.mean, 1.0),
+                ratio_verdict(a.pca.chi, b.pca.chi, 1.0)
+            );
+        }
+    }
+    if let (Some(c), Some(n)) = (d("srgan_wgr"), d("srgan_wgr_noisy")) {
+        let pair = ["clean", "noise:5-30"];
+        if let (Some(a), Some(b)) = (group(c, &pair), group(n, &pair)) {
+            // The clean-trained net must separate clean from noise for the claim to be testable.
+            let test = |clean: f64, noisy: f64| {
+                if clean < VISIBLE {
+                    format!("{noisy:.2} vs {clean:.2}: not testable (the clean-trained network does not separate clean from noisy input)")
+                } else {
+                    format!(
+                        "{noisy:.2} vs {clean:.2} ({:.3}x): {}",
+                        noisy / clean,
+                        verdict(noisy <= clean / 10.0)
+                    )
+                }
+            };
+            let _ = writeln!(
+                s,
+                "5. **Training on noisy data makes noisy and clean features coincide** (rule: clean-vs-noise CHI at {layer} of the noisy-trained SRGAN-wGR at most 1/10 of the clean-trained one's, which must be visible). t-SNE {}; PCA {}.",
+                test(a.tsne_chi.mean, b.tsne_chi.mean),
+                test(a.pca.chi, b.pca.chi)
+            );
+        }
+    }
+    let _ = writeln!(s);
+}
+
+/// Tiles PNGs (rows of paths; None leaves a blank) at half size into one image.
+fn grid(path: &Path, rows: &[Vec<Option<std::path::PathBuf>>]) -> Result<()> {
+    let mut tiles: Vec<Vec<Option<RgbImage>>> = Vec::new();
+    let (mut tw, mut th) = (1, 1);
+    for row in rows {
+        let mut r = Vec::new();
+        for p in row {
+            let img = match p {
+                Some(p) => {
+                    let i = image::open(p).with_context(|| format!("cannot read {}", p.display()))?.to_rgb8();
+                    let i =
+                        imageops::resize(&i, i.width() / 2, i.height() / 2, imageops::FilterType::Triangle);
+                    (tw, th) = (tw.max(i.width()), th.max(i.height()));
+                    Some(i)
+                }
+                None => None,
+            };
+            r.push(img);
+        }
+        tiles.push(r);
+    }
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(1) as u32;
+    let mut out = RgbImage::from_pixel(tw * cols, th * rows.len() as u32, Rgb([255, 255, 255]));
+    for (y, row) in tiles.iter().enumerate() {
+        for (x, t) in row.iter().enumerate() {
+            if let Some(t) = t {
+                imageops::replace(&mut out, t, (x as u32 * tw) as i64, (y as u32 * th) as i64);
+            }
+        }
+    }
+    crate::data::image_io::save_png(path, &out)
+}
+
+fn tsne_png(out: &Path, r: &NetResult, layer: &str, intra: Option<usize>) -> Option<std::path::PathBuf> {
+    let f = match intra {
+        None => format!("tsne_{layer}.png"),
+        Some(i) => format!("tsne_{layer}_intra{}.png", i + 1),
+    };
+    let p = out.join("probe").join(r.net.name).join(f);
+    p.exists().then_some(p)
+}
+
+/// Writes report.md and the figure grids into `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn write(
+    out: &Path,
+    scale: Scale,
+    sizes: &Sizes,
+    st: &ProbeSettings,
+    res: &[NetResult],
+    device: &str,
+    vgg: &str,
+    wall_seconds: f64,
+) -> Result<()> {
+    let layers = &st.layers;
+    let last = layers.last().map_or("", String::as_str);
+    let mut s = String::new();
+    let _ = writeln!(s, "# Deep degradation representations: the DDR paper reproduced ({scale:?} scale)\n");
+    let _ = writeln!(
+        s,
+        "Networks: MSRResNet nf {} with {} residual blocks, x4, LR patches 32x32. MSE (L1) networks: {} iterations at batch {}; \
+         SRGAN networks: {} iterations at batch {} from their MSE twin (L1 1e-2, perceptual 1.0 on VGG19 conv5_4, GAN 5e-3; VGG19: {vgg}). \
+         The generalisation model is SRGAN-wGR trained the same way on LR with Gaussian noise of sigma 20. \
+         Each training configuration is in `configs/`, each run in `runs/`, each probe in `probe/`. Computed on {device}.\n",
+        sizes.nf, sizes.nb, sizes.mse_iterations, sizes.mse_batch, sizes.gan_iterations, sizes.gan_batch
+    );
+    let _ = writeln!(
+        s,
+        "Probe: {} test images per set cut from the held-out photos, sets clean / blur:2-4 / noise:5-30 (and the intra-degradation sets), \
+         features at {} flattened, PCA to {}, exact t-SNE to 2 (perplexity {}, {} iterations) for {} seeds. \
+         CHI = Calinski-Harabasz index of the map with the degradation as label (higher: the degradations separate more). \
+         \"Content CHI\" labels the same map by the photo each crop came from.\n",
+        st.count,
+        layers.join(", "),
+        st.pca_dims,
+        st.perplexity,
+        st.tsne_iters,
+        st.runs
+    );
+    let _ = writeln!(s, "## Wall time\n\n| network | training (s) | trained in this call | validation PSNR-Y (bicubic) | probe (s) |\n|---|---:|---|---:|---:|");
+    for r in res {
+        let psnr = r.val_psnr.map_or("-".into(), |(v, b)| format!("{v:.2} dB ({b:.2})"));
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {} | {psnr} | {:.0} |",
+            r.net.title,
+            r.train_seconds,
+            if r.trained_now { "yes" } else { "no (reused)" },
+            r.probe_seconds
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThis call: {wall_seconds:.0} s. Training times of reused runs come from their metrics.jsonl.\n"
+    );
+
+    let _ = writeln!(s, "## Table 1: CHI at {last} (paper: ResBlock16), sets clean / blur / noise\n");
+    let _ = writeln!(s, "| network | CHI (t-SNE) | CHI (PCA-{}) | content CHI (t-SNE) | paper CHI |\n|---|---:|---:|---:|---:|", st.pca_dims);
+    for r in res {
+        let l = deepest(r);
+        let content = r.content_chi.last().copied().flatten().map_or("-".into(), |m| chi(&m));
+        let paper = paper_deepest(r.net.name).map_or("-".into(), |v| format!("{v:.2}"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.2} | {content} | {paper} |",
+            r.net.title,
+            chi(&l.main.tsne_chi),
+            l.main.pca.chi
+        );
+    }
+    let _ = writeln!(s, "\n## Table 2: CHI by layer (t-SNE mean ± std; PCA-{} in brackets)\n", st.pca_dims);
+    let _ = writeln!(s, "| network | {} |\n|---|{}", layers.join(" | "), "---:|".repeat(layers.len()));
+    for r in res {
+        let cells: Vec<String> =
+            r.layers.iter().map(|l| format!("{} ({:.2})", chi(&l.main.tsne_chi), l.main.pca.chi)).collect();
+        let _ = writeln!(s, "| {} | {} |", r.net.title, cells.join(" | "));
+        if let Some(p) = paper_by_layer(r.net.name) {
+            let cells: Vec<String> = p.iter().map(|v| format!("{v:.2}")).collect();
+            let _ =
+                writeln!(s, "| *paper, {}* (Conv1, RB4, RB8, RB16) | {} |", r.net.title, cells.join(" | "));
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n## Table 3: intra-degradation groups at {last} (t-SNE mean ± std; PCA-{} in brackets)\n",
+        st.pca_dims
+    );
+    let names: Vec<String> = st.intra_groups.iter().map(|g| g.join(", ")).collect();
+    let _ = writeln!(s, "| network | {} |\n|---|{}", names.join(" | "), "---:|".repeat(names.len()));
+    for r in res {
+        let cells: Vec<String> =
+            deepest(r).intra.iter().map(|g| format!("{} ({:.2})", chi(&g.tsne_chi), g.pca.chi)).collect();
+        let _ = writeln!(s, "| {} | {} |", r.net.title, cells.join(" | "));
+    }
+    let paper: Vec<String> =
+        st.intra_groups.iter().map(|g| paper_intra(g).map_or("-".into(), |v| format!("{v:.2}"))).collect();
+    let _ = writeln!(s, "| *paper, SRGAN-wGR* | {} |\n", paper.join(" | "));
+    claims(&mut s, res, last);
+
+    // Figures.
+    let rows: Vec<Vec<_>> =
+        res.iter().map(|r| layers.iter().map(|l| tsne_png(out, r, l, None)).collect()).collect();
+    grid(&out.join("fig_networks_by_layer.png"), &rows)?;
+    let _ = writeln!(
+        s,
+        "## Figures\n\n### Fig. 7/8: t-SNE maps, one row per network ({}), one column per layer ({})\n",
+        res.iter().map(|r| r.net.title).collect::<Vec<_>>().join(", "),
+        layers.join(", ")
+    );
+    let _ = writeln!(s, "![networks by layer](fig_networks_by_layer.png)\n");
+    if let Some(r) = find(res, "srgan_wgr") {
+        let paper_groups = 4.min(st.intra_groups.len());
+        let row: Vec<_> = (0..paper_groups).map(|i| tsne_png(out, r, last, Some(i))).collect();
+        grid(&out.join("fig_intra.png"), &[row])?;
+        let _ = writeln!(
+            s,
+            "### Fig. 9: SRGAN-wGR at {last}, intra-degradation groups ({})\n\n![intra](fig_intra.png)\n",
+            names[..paper_groups].join("; ")
+        );
+    }
+    if let (Some(c), Some(n)) = (find(res, "srgan_wgr"), find(res, "srgan_wgr_noisy")) {
+        let k = st.intra_groups.iter().position(|g| g.join(",") == "clean,noise:5-30");
+        let rows = vec![
+            vec![tsne_png(out, c, last, None), k.and_then(|k| tsne_png(out, c, last, Some(k)))],
+            vec![tsne_png(out, n, last, None), k.and_then(|k| tsne_png(out, n, last, Some(k)))],
+        ];
+        grid(&out.join("fig_generalisation.png"), &rows)?;
+        let _ = writeln!(s, "### Fig. 11: trained on clean data (top) vs on noisy data (bottom), {last}: all sets, and clean vs noise\n\n![generalisation](fig_generalisation.png)\n");
+    }
+    let _ = writeln!(s, "### Fig. 10: feature maps at {last}, the 8 channels with the largest variance, one row per set (clean, blur, noise)\n");
+    for r in res.iter().filter(|r| !r.net.gan) {
+        let _ = writeln!(s, "{}:\n\n![{0}](probe/{}/featmap_{last}_top8.png)\n", r.net.title, r.net.name);
+    }
+    let _ = writeln!(
+        s,
+        "Every network's full probe (all layers, every group, .npy data) is in `probe/<network>/report.md`."
+    );
+    crate::data::write_atomic(&out.join("report.md"), |w| Ok(std::io::Write::write_all(w, s.as_bytes())?))?;
+    Ok(())
+}
