@@ -16,6 +16,7 @@ fn stderr(o: &Output) -> String {
 fn tables(dir: &Path) -> String {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     let start = md.find("## Table 1").expect("report has Table 1");
+    assert!(md.contains("## Sharpness of the outputs") && md.contains("| HR |"), "{md}");
     let end = md.find("## Figures").expect("report has figures");
     md[start..end].to_string()
 }

@@ -8,10 +8,10 @@ out=target/peers
 mkdir -p "$out"
 
 # measure BENCH PEER: criterion's benches/BENCH.rs, then benches/peers/PEER.py (JSON into
-# target/peers/PEER.json), with the same thread count.
+# target/peers/PEER.json), with the same thread count. BENCH_FILTER: criterion's name filter.
 measure() {
   echo "== ddr-engine: cargo bench --bench $1 ($threads threads)" >&2
-  RAYON_NUM_THREADS=$threads cargo bench --bench "$1" -- --noplot >&2
+  RAYON_NUM_THREADS=$threads cargo bench --bench "$1" -- --noplot ${BENCH_FILTER:-} >&2
   echo "== PyTorch: $2.py ($threads threads)" >&2
   "$python" "benches/peers/$2.py" "$threads" > "$out/$2.json"
 }

@@ -4,9 +4,11 @@
 # in PyTorch, in one go, same threads; writes the "SRGAN training step (CPU)" section of
 # docs/PERFORMANCE.md. Not part of run.sh: on 2 cores it takes about half an hour by itself.
 #   THREADS=N benches/peers/gan_step.sh
+#   GAN_STEP_ONLY=nf32_nb8 benches/peers/gan_step.sh     (the small workload alone, ~8 minutes)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-measure gan_step torch_gan_step
+export GAN_STEP_ONLY=${GAN_STEP_ONLY:-}
+BENCH_FILTER=$GAN_STEP_ONLY measure gan_step torch_gan_step
 "$python" - "$threads" "$out/torch_gan_step.json" > "$out/gan_step.md" <<'PY'
 import json, sys, datetime
 sys.path.insert(0, "benches/peers"); from peerlib import add_ratio, cpu_name, criterion_seconds
@@ -18,6 +20,8 @@ print("| generator, batch (LR 32 -> HR 128) | ddr-engine s/step | PyTorch s/step
 print("|---|---:|---:|---|---:|")
 for nf, nb, batch in ((64, 16, 16), (32, 8, 4)):
     name = f"srgan_nf{nf}_nb{nb}_x4_b{batch}_lr32"
+    if name not in t["workloads"]:
+        continue
     o = criterion_seconds("gan_step_cpu", name)
     p = t["workloads"][name]["step"]
     fmt = t["workloads"][name]["format"]

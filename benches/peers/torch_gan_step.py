@@ -7,6 +7,7 @@ format. Prints JSON with the median seconds per step for each size.
     torch_gan_step.py THREADS [RUNS]      (RUNS 1 with one warm-up step: a quick check)
 """
 import json
+import os
 import sys
 
 import torch
@@ -98,7 +99,10 @@ def main():
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     torch.set_num_threads(threads)
     out = {"torch": torch.__version__, "threads": threads, "runs": runs, "workloads": {}}
+    only = os.environ.get("GAN_STEP_ONLY", "")  # e.g. nf32_nb8: one workload, as the bench filter
     for nf, nb, batch in SIZES:
+        if only and f"nf{nf}_nb{nb}_" not in only + "_":
+            continue
         seconds, fmt = best_format(lambda cl: step_seconds(nf, nb, batch, cl, runs))
         out["workloads"][f"srgan_nf{nf}_nb{nb}_x4_b{batch}_lr32"] = {"step": seconds, "format": fmt}
     print(json.dumps(out))

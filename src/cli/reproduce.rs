@@ -10,6 +10,7 @@ use crate::probe::cluster_scores;
 use crate::probe::run::{MeanStd, ProbeResult};
 use crate::reproduce::plan::{config_toml, probe_settings, Inputs, Network, Scale, NETWORKS};
 use crate::reproduce::report::{self, NetResult};
+use crate::reproduce::sharpness;
 use crate::train::{train, TrainConfig, TrainOptions};
 use crate::Result;
 use anyhow::{bail, ensure, Context};
@@ -221,6 +222,7 @@ fn ddr(global: &GlobalArgs, a: &DdrArgs) -> Result<()> {
     let inputs = Inputs { train: &train_pack, heldout: &heldout, vgg19: a.vgg19.as_deref() };
     let st = probe_settings(a.scale, a.seed)?;
     let mut results = Vec::new();
+    let mut references = None;
     for net in &NETWORKS {
         let text = config_toml(net, a.scale, &a.out, &inputs);
         let (train_seconds, trained_now) = train_or_reuse(net, &a.out, &text, &dev, a.quiet)?;
@@ -232,6 +234,11 @@ fn ddr(global: &GlobalArgs, a: &DdrArgs) -> Result<()> {
         let (res, probe_seconds) =
             probe_checkpoint(&dev, &target, st.clone(), layers, &photos, &probe_dir, false)?;
         let content = content_chi(&res, st.count)?;
+        let clean = res.testsets.sets.iter().find(|t| t.spec.name == "clean").context("no clean test set")?;
+        let sharp = sharpness::of_network(&model, &clean.lr, &res.testsets.hr, &dev)?;
+        if references.is_none() {
+            references = Some(sharpness::references(&clean.lr, &res.testsets.hr, 4)?);
+        }
         let deepest = res.layers.last().map(|l| l.main.tsne_chi.mean).unwrap_or(0.0);
         eprintln!("{}: CHI at {} {deepest:.2}", net.title, st.layers.last().map_or("", String::as_str));
         results.push(NetResult {
@@ -242,19 +249,19 @@ fn ddr(global: &GlobalArgs, a: &DdrArgs) -> Result<()> {
             trained_now,
             probe_seconds,
             val_psnr: run_metrics(&a.out.join("runs").join(net.name)).1,
+            sharpness: sharp,
         });
     }
     let sizes = a.scale.sizes();
-    report::write(
-        &a.out,
-        a.scale,
-        &sizes,
-        &st,
-        &results,
-        &dev.to_string(),
-        &vgg_label,
-        t0.elapsed().as_secs_f64(),
-    )?;
+    let run = report::RunInfo {
+        scale: a.scale,
+        sizes: &sizes,
+        device: dev.to_string(),
+        vgg: vgg_label,
+        references,
+        wall_seconds: t0.elapsed().as_secs_f64(),
+    };
+    report::write(&a.out, &run, &st, &results)?;
     eprintln!(
         "done in {:.0} s. Report: {} (figures next to it; each network's probe in {})",
         t0.elapsed().as_secs_f64(),

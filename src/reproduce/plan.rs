@@ -90,10 +90,10 @@ impl Scale {
         match self {
             Scale::Demo => Sizes {
                 nf: 16,
-                nb: 4,
-                mse_iterations: 500,
-                mse_batch: 8,
-                gan_iterations: 60,
+                nb: 16,
+                mse_iterations: 800,
+                mse_batch: 4,
+                gan_iterations: 40,
                 gan_batch: 2,
                 d_nf: 16,
                 count: 60,
@@ -107,7 +107,7 @@ impl Scale {
                 mse_iterations: 2000,
                 mse_batch: 8,
                 gan_iterations: 500,
-                gan_batch: 4,
+                gan_batch: 2,
                 d_nf: 64,
                 count: 100,
                 runs: 5,

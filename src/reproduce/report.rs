@@ -2,6 +2,7 @@
 //! stated in the report, the scatter grids of Fig. 7/8/9/11 and the feature maps of Fig. 10.
 
 use super::plan::{Network, Scale, Sizes};
+use super::sharpness::Sharpness;
 use crate::probe::run::{GroupScores, LayerReport, MeanStd, ProbeSettings};
 use crate::Result;
 use anyhow::Context;
@@ -21,6 +22,20 @@ pub struct NetResult {
     pub probe_seconds: f64,
     /// Validation PSNR-Y of the final model and of bicubic, from the run's metrics.
     pub val_psnr: Option<(f64, f64)>,
+    /// High-frequency energy and PSNR-Y of its outputs on the clean test crops.
+    pub sharpness: Sharpness,
+}
+
+/// The call as a whole.
+pub struct RunInfo<'a> {
+    pub scale: Scale,
+    pub sizes: &'a Sizes,
+    pub device: String,
+    /// Where the VGG19 weights came from, in words.
+    pub vgg: String,
+    /// Sharpness of the HR crops and of bicubic upsampling.
+    pub references: Option<(Sharpness, Sharpness)>,
+    pub wall_seconds: f64,
 }
 
 /// The paper's numbers (DDR paper, Tables 1-3; CHI of t-SNE maps, mean of 5 runs).
@@ -235,18 +250,28 @@ fn tsne_png(out: &Path, r: &NetResult, layer: &str, intra: Option<usize>) -> Opt
     p.exists().then_some(p)
 }
 
+/// The sharpness table: does GAN training put back high frequencies that MSE training does not?
+fn sharpness_table(s: &mut String, run: &RunInfo, res: &[NetResult]) {
+    let _ = writeln!(
+        s,
+        "## Sharpness of the outputs\n\nOn the clean test crops: mean gradient magnitude of Y (0-255 scale, forward differences; \
+         more = more high-frequency energy) and PSNR-Y against HR, both without a 4-pixel border.\n"
+    );
+    let _ = writeln!(s, "| output | mean gradient magnitude | PSNR-Y (dB) |\n|---|---:|---:|");
+    if let Some((hr, bic)) = run.references {
+        let _ = writeln!(s, "| HR | {:.3} | - |", hr.gradient);
+        let _ = writeln!(s, "| bicubic | {:.3} | {:.2} |", bic.gradient, bic.psnr_y);
+    }
+    for r in res {
+        let _ = writeln!(s, "| {} | {:.3} | {:.2} |", r.net.title, r.sharpness.gradient, r.sharpness.psnr_y);
+    }
+    let _ = writeln!(s);
+}
+
 /// Writes report.md and the figure grids into `out`.
-#[allow(clippy::too_many_arguments)]
-pub fn write(
-    out: &Path,
-    scale: Scale,
-    sizes: &Sizes,
-    st: &ProbeSettings,
-    res: &[NetResult],
-    device: &str,
-    vgg: &str,
-    wall_seconds: f64,
-) -> Result<()> {
+pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -> Result<()> {
+    let (scale, sizes, device, vgg, wall_seconds) =
+        (run.scale, run.sizes, &run.device, &run.vgg, run.wall_seconds);
     let layers = &st.layers;
     let last = layers.last().map_or("", String::as_str);
     let mut s = String::new();
@@ -331,6 +356,7 @@ pub fn write(
         st.intra_groups.iter().map(|g| paper_intra(g).map_or("-".into(), |v| format!("{v:.2}"))).collect();
     let _ = writeln!(s, "| *paper, SRGAN-wGR* | {} |\n", paper.join(" | "));
     claims(&mut s, res, last);
+    sharpness_table(&mut s, run, res);
 
     // Figures.
     let rows: Vec<Vec<_>> =
