@@ -1,10 +1,8 @@
 //! The binary end to end: `info`, device selection failures, placeholders.
 
-use std::process::Command;
+mod common;
 
-fn ddr(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
-}
+use common::cli::ddr;
 
 #[test]
 fn info_reports_kernels_and_devices() {

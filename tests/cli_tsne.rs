@@ -1,14 +1,12 @@
 //! `ddr-engine tsne` end to end on tiny generated .npy files: outputs, determinism across thread
 //! counts, and clear one-line errors for bad input.
 
+mod common;
+
+use common::cli::ddr;
 use ddr_engine::io::npy;
 use ddr_engine::Rng;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn ddr(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
-}
 
 fn workdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ddr-cli-tsne-{name}-{}", std::process::id()));

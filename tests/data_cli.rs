@@ -1,11 +1,9 @@
 //! `ddr-engine data ...` end to end on tiny generated folders.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn ddr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
-}
+use common::cli::ddr;
+use std::path::Path;
 
 fn ok(args: &[&str]) -> String {
     let out = ddr(args);

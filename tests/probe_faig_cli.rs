@@ -2,24 +2,10 @@
 //! iterations: every output is written, reruns with the same seed reproduce them byte for byte,
 //! and bad requests are clear errors.
 
+mod common;
+
+use common::cli::{ddr, err, ok};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ddr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn err(out: Output) -> String {
-    assert!(!out.status.success(), "should have failed");
-    let e = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!e.contains("panicked"), "{e}");
-    e
-}
 
 /// Trains a tiny network for a few iterations; returns its model path.
 fn train(dir: &Path, name: &str, scale: usize, extra: &[&str]) -> String {

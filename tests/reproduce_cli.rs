@@ -2,16 +2,10 @@
 //! trained and probed, the report has the paper's tables, claims and figures, a second call
 //! reuses the finished runs, and a run with another configuration or missing inputs is refused.
 
+mod common;
+
+use common::cli::{ddr, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ddr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
 
 fn tables(dir: &Path) -> String {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();

@@ -1,22 +1,15 @@
 //! `ddr-engine train` and `sr` end to end on the built-in photos with a tiny network: exact
 //! resumption, NaN handling, checkpoint shape checks, inference and tiling.
 
+mod common;
+
+use common::cli::{ddr, ok};
 use ddr_engine::data::Image;
 use ddr_engine::infer::{super_resolve, Tiling};
 use ddr_engine::nn::checkpoint;
 use ddr_engine::nn::models::Arch;
 use ddr_engine::{Device, Rng};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ddr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 const CONFIG: &str = r#"
 [model]

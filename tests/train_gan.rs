@@ -1,18 +1,11 @@
 //! `ddr-engine train` in GAN mode end to end with tiny networks on the built-in photos: every loss
 //! term logged, G and D checkpointed, exact resumption, and clear refusals without VGG19 weights.
 
+mod common;
+
+use common::cli::{ddr, ok};
 use ddr_engine::nn::checkpoint;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn ddr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddr-engine")).args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 const MSE: &str = r#"
 [model]
