@@ -284,6 +284,15 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
          Each training configuration is in `configs/`, each run in `runs/`, each probe in `probe/`. Computed on {device}.\n",
         sizes.nf, sizes.nb, sizes.mse_iterations, sizes.mse_batch, sizes.gan_iterations, sizes.gan_batch
     );
+    if scale == Scale::Demo || scale == Scale::Smoke {
+        let _ = writeln!(
+            s,
+            "**Read this as a tour of the pipeline, not as a result.** Demo networks are small and trained for minutes; \
+             the paper's networks are 16x wider in compute and trained for days, and the effects it reports need far more \
+             training than this (the CPU-sized reproduction in the project's docs/RESULTS.md shows how far 2 hours get). \
+             Look at how the tables, the claim checks and the figures are built, then run `--scale cpu` or `--scale paper`.\n"
+        );
+    }
     let _ = writeln!(
         s,
         "Probe: {} test images per set cut from the held-out photos, sets clean / blur:2-4 / noise:5-30 (and the intra-degradation sets), \
