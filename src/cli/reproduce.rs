@@ -46,7 +46,7 @@ claim checked, the scatter grids and the feature maps.
 
 Scales: demo (minutes on a CPU; trains on three of the built-in photos and tests on the other
 two; without --vgg19 its perceptual loss uses small random VGG19 weights, so its GAN networks
-only show the pipeline), cpu (about 2 hours on 2 cores: nf 32, 16 blocks, 2000 MSE and 500 GAN
+only show the pipeline), cpu (about 1.5 hours on 2 cores: nf 32, 16 blocks, 2000 MSE and 500 GAN
 iterations), paper (nf 64, 1M and 400k iterations: for a GPU).
 
 Runs already in OUT/runs with the same configuration are reused; an interrupted run resumes.")]

@@ -275,7 +275,11 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
     let layers = &st.layers;
     let last = layers.last().map_or("", String::as_str);
     let mut s = String::new();
-    let _ = writeln!(s, "# Deep degradation representations: the DDR paper reproduced ({scale:?} scale)\n");
+    let _ = writeln!(
+        s,
+        "# Deep degradation representations: the DDR paper reproduced ({} scale)\n",
+        format!("{scale:?}").to_lowercase()
+    );
     let _ = writeln!(
         s,
         "Networks: MSRResNet nf {} with {} residual blocks, x4, LR patches 32x32. MSE (L1) networks: {} iterations at batch {}; \
