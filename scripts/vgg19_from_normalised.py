@@ -78,11 +78,11 @@ def check(sd, out):
     ours = conv5_4(conv, z)
     rel = float((ours - orig).abs().max() / orig.abs().max())
     # Without any border (padding that matches exactly): the fold itself, to rounding.
-    inner = conv5_4_interior_check(sd, out, rgb)
+    inner = conv1_1_fold_error(sd, out, rgb)
     return rel, inner
 
 
-def conv5_4_interior_check(sd, out, rgb):
+def conv1_1_fold_error(sd, out, rgb):
     """conv1_1 alone, valid (unpadded) convolution: the fold is exact there."""
     caffe = nn.functional.conv2d(rgb, sd["0.weight"].double(), sd["0.bias"].double())
     a = nn.functional.conv2d(caffe, sd["2.weight"].double(), sd["2.bias"].double())

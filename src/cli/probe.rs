@@ -2,12 +2,14 @@
 
 use super::GlobalArgs;
 use crate::data::{image_io, photos};
+use crate::device::Device;
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
+use crate::nn::models::SrNet;
+use crate::nn::Params;
 use crate::probe::report::{self, Subject};
 use crate::probe::run::{probe, ProbeResult, ProbeSettings};
 use crate::probe::testsets::parse_sets;
-use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::ensure;
 use clap::Args;
@@ -120,8 +122,16 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
     };
     let layers = (a.layers != "auto").then(|| a.layers.split(',').map(|s| s.trim().to_string()).collect());
     let photos = load_photos(&a.photos)?;
-    let target = Checkpoint { path: &a.ckpt, weights: a.weights, arch: a.arch.as_ref() };
-    let (res, _) = probe_checkpoint(&dev, &target, st, layers, &photos, &a.out, !a.no_features)?;
+    let ck = checkpoint::load(&a.ckpt, a.arch.as_ref())?;
+    let (mut net, mut p) = ck.instantiate(&dev, a.weights)?;
+    let subject = Subject {
+        network: ck.arch.describe(),
+        checkpoint: a.ckpt.display().to_string(),
+        weights: format!("{:?}", a.weights).to_lowercase(),
+        device: dev.to_string(),
+    };
+    let (res, _) =
+        probe_network(&dev, net.as_mut(), &mut p, &subject, st, layers, &photos, &a.out, !a.no_features)?;
     for l in &res.layers {
         eprintln!(
             "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE)  {:>9.2} (PCA-{})",
@@ -132,28 +142,20 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
     Ok(())
 }
 
-/// A network to probe: its checkpoint and which of its weights.
-pub struct Checkpoint<'a> {
-    pub path: &'a Path,
-    pub weights: WeightSet,
-    pub arch: Option<&'a Arch>,
-}
-
-/// Probes one checkpoint with a progress bar and writes its report into `out`. `layers`: None
+/// Probes a trained network with a progress bar and writes its report into `out`. `layers`: None
 /// for the paper's choice ([`auto_layers`]). Returns the result and the seconds it took.
-pub fn probe_checkpoint(
-    dev: &crate::device::Device,
-    ck: &Checkpoint,
+#[allow(clippy::too_many_arguments)]
+pub fn probe_network(
+    dev: &Device,
+    net: &mut dyn SrNet,
+    p: &mut Params,
+    subject: &Subject,
     mut st: ProbeSettings,
     layers: Option<Vec<String>>,
     photos: &[RgbImage],
     out: &Path,
     npy_features: bool,
 ) -> Result<(ProbeResult, f64)> {
-    let loaded = checkpoint::load(ck.path, ck.arch)?;
-    let (mut net, mut p) = loaded.arch.build(dev, 0)?;
-    p.values = Tensor::from_slice(loaded.weights(ck.weights), &[loaded.params.len()], dev)?;
-    p.buffers = Tensor::from_slice(&loaded.buffers, &[loaded.buffers.len()], dev)?;
     st.layers = layers.unwrap_or_else(|| auto_layers(&net.tap_names()));
     let total = st.layers.len() * (1 + st.intra_groups.len()) * st.runs;
     let pb = indicatif::ProgressBar::new(total as u64);
@@ -164,15 +166,9 @@ pub fn probe_checkpoint(
         .unwrap(),
     );
     let t0 = Instant::now();
-    let res = probe(net.as_mut(), &mut p, photos, &st, dev, &|| pb.inc(1))?;
+    let res = probe(net, p, photos, &st, dev, &|| pb.inc(1))?;
     pb.finish_and_clear();
-    let subject = Subject {
-        network: loaded.arch.describe(),
-        checkpoint: ck.path.display().to_string(),
-        weights: format!("{:?}", ck.weights).to_lowercase(),
-        device: dev.to_string(),
-    };
     let secs = t0.elapsed().as_secs_f64();
-    report::write(out, &subject, &st, &res, secs, npy_features)?;
+    report::write(out, subject, &st, &res, secs, npy_features)?;
     Ok((res, secs))
 }

@@ -1,12 +1,13 @@
 //! `ddr-engine reproduce ddr`: the DDR paper end to end: train its networks, probe them, report.
 
-use super::probe::{load_photos, probe_checkpoint, Checkpoint};
+use super::probe::{load_photos, probe_network};
 use super::GlobalArgs;
 use crate::data::pack::PackWriter;
 use crate::data::{photos, write_atomic};
 use crate::device::Device;
-use crate::nn::checkpoint::WeightSet;
+use crate::nn::checkpoint::{self, WeightSet};
 use crate::probe::cluster_scores;
+use crate::probe::report::Subject;
 use crate::probe::run::{MeanStd, ProbeResult};
 use crate::reproduce::plan::{config_toml, probe_settings, Inputs, Network, Scale, NETWORKS};
 use crate::reproduce::report::{self, NetResult};
@@ -125,14 +126,14 @@ fn run_metrics(run: &Path) -> (f64, Option<(f64, f64)>) {
 }
 
 /// Trains `net` unless OUT/runs holds the same run finished; resumes an interrupted one.
-/// Returns (seconds, trained in this call).
+/// Returns the seconds of training in this call, None for a reused run.
 fn train_or_reuse(
     net: &Network,
     out: &Path,
     cfg_text: &str,
     dev: &Device,
     quiet: bool,
-) -> Result<(f64, bool)> {
+) -> Result<Option<f64>> {
     let configs = out.join("configs");
     std::fs::create_dir_all(&configs).with_context(|| format!("cannot create {}", configs.display()))?;
     let cfg_path = configs.join(format!("{}.toml", net.name));
@@ -149,7 +150,7 @@ fn train_or_reuse(
             cfg_path.display()
         );
         eprintln!("{}: reusing the finished run in {}", net.title, run.display());
-        return Ok((run_metrics(&run).0, false));
+        return Ok(None);
     }
     let resume = run.join("ckpt").join("latest.safetensors").exists();
     eprintln!(
@@ -161,7 +162,7 @@ fn train_or_reuse(
         run.display()
     );
     let s = train(&cfg, &run, dev, &TrainOptions { resume, stop_after: None, quiet })?;
-    Ok((s.seconds, true))
+    Ok(Some(s.seconds))
 }
 
 /// CHI of each layer's main t-SNE maps with the source photo of each crop as the label.
@@ -225,19 +226,37 @@ fn ddr(global: &GlobalArgs, a: &DdrArgs) -> Result<()> {
     let mut references = None;
     for net in &NETWORKS {
         let text = config_toml(net, a.scale, &a.out, &inputs);
-        let (train_seconds, trained_now) = train_or_reuse(net, &a.out, &text, &dev, a.quiet)?;
+        let trained = train_or_reuse(net, &a.out, &text, &dev, a.quiet)?;
+        let run_dir = a.out.join("runs").join(net.name);
+        let (logged_seconds, val_psnr) = run_metrics(&run_dir);
         eprintln!("{}: probing", net.title);
-        let model = a.out.join("runs").join(net.name).join("model.safetensors");
-        let target = Checkpoint { path: &model, weights: WeightSet::Ema, arch: None };
+        let model = run_dir.join("model.safetensors");
+        let ck = checkpoint::load(&model, None)?;
+        let (mut model_net, mut p) = ck.instantiate(&dev, WeightSet::Ema)?;
+        let subject = Subject {
+            network: ck.arch.describe(),
+            checkpoint: model.display().to_string(),
+            weights: "ema".into(),
+            device: dev.to_string(),
+        };
         let probe_dir = a.out.join("probe").join(net.name);
         let layers = Some(st.layers.clone());
-        let (res, probe_seconds) =
-            probe_checkpoint(&dev, &target, st.clone(), layers, &photos, &probe_dir, false)?;
+        let (res, probe_seconds) = probe_network(
+            &dev,
+            model_net.as_mut(),
+            &mut p,
+            &subject,
+            st.clone(),
+            layers,
+            &photos,
+            &probe_dir,
+            false,
+        )?;
         let content = content_chi(&res, st.count)?;
         let clean = res.testsets.sets.iter().find(|t| t.spec.name == "clean").context("no clean test set")?;
-        let sharp = sharpness::of_network(&model, &clean.lr, &res.testsets.hr, &dev)?;
+        let sharp = sharpness::of_network(model_net.as_mut(), &mut p, &clean.lr, &res.testsets.hr, &dev)?;
         if references.is_none() {
-            references = Some(sharpness::references(&clean.lr, &res.testsets.hr, 4)?);
+            references = Some(sharpness::references(&clean.lr, &res.testsets.hr, ck.arch.scale())?);
         }
         let deepest = res.layers.last().map(|l| l.main.tsne_chi.mean).unwrap_or(0.0);
         eprintln!("{}: CHI at {} {deepest:.2}", net.title, st.layers.last().map_or("", String::as_str));
@@ -245,10 +264,10 @@ fn ddr(global: &GlobalArgs, a: &DdrArgs) -> Result<()> {
             net: *net,
             layers: res.layers,
             content_chi: content,
-            train_seconds,
-            trained_now,
+            train_seconds: trained.unwrap_or(logged_seconds),
+            trained_now: trained.is_some(),
             probe_seconds,
-            val_psnr: run_metrics(&a.out.join("runs").join(net.name)).1,
+            val_psnr,
             sharpness: sharp,
         });
     }

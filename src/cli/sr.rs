@@ -5,7 +5,6 @@ use crate::data::{image_io, Image};
 use crate::infer::{super_resolve, Tiling};
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
-use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::{ensure, Context};
 use clap::Args;
@@ -45,9 +44,7 @@ pub struct SrArgs {
 pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
     let ck = checkpoint::load(&a.ckpt, a.arch.as_ref())?;
     let dev = global.open_device()?;
-    let (mut net, mut p) = ck.arch.build(&dev, 0)?;
-    p.values = Tensor::from_slice(ck.weights(a.weights), &[ck.params.len()], &dev)?;
-    p.buffers = Tensor::from_slice(&ck.buffers, &[ck.buffers.len()], &dev)?;
+    let (mut net, mut p) = ck.instantiate(&dev, a.weights)?;
     let (inputs, _) = image_io::list_photos(std::slice::from_ref(&a.input))?;
     ensure!(!inputs.is_empty(), "no PNG or JPEG images in {}", a.input.display());
     std::fs::create_dir_all(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;

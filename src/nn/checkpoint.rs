@@ -13,9 +13,12 @@
 //! (`conv_first.weight`, e.g. converted from PyTorch) loads as both params and params_ema when the
 //! architecture is given. Writes are atomic: a crash never leaves a half-written checkpoint.
 
-use super::models::Arch;
+use super::models::{Arch, SrNet};
 use super::params::ParamSpec;
+use super::Params;
 use crate::data::write_atomic;
+use crate::device::Device;
+use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::{bail, Context};
 use safetensors::{Dtype, SafeTensors};
@@ -59,6 +62,15 @@ impl Checkpoint {
             (WeightSet::Ema, Some(e)) => e,
             _ => &self.params,
         }
+    }
+
+    /// The trained network on `dev`, ready for inference and analysis: its architecture built,
+    /// `which` weights and the buffers (BatchNorm statistics) loaded.
+    pub fn instantiate(&self, dev: &Device, which: WeightSet) -> Result<(Box<dyn SrNet>, Params)> {
+        let (net, mut p) = self.arch.build(dev, 0)?;
+        p.values = Tensor::from_slice(self.weights(which), &[self.params.len()], dev)?;
+        p.buffers = Tensor::from_slice(&self.buffers, &[self.buffers.len()], dev)?;
+        Ok((net, p))
     }
 }
 

@@ -5,11 +5,10 @@ use crate::data::imresize::imresize;
 use crate::data::Image;
 use crate::device::Device;
 use crate::infer::super_resolve;
-use crate::nn::checkpoint::{self, WeightSet};
-use crate::tensor::Tensor;
+use crate::nn::models::SrNet;
+use crate::nn::Params;
 use crate::train::metrics::{mean_gradient_y, psnr};
 use crate::Result;
-use std::path::Path;
 
 /// Mean over images of the Y gradient magnitude and of the PSNR-Y against HR.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -32,13 +31,14 @@ pub fn references(lr: &[Image], hr: &[Image], scale: usize) -> Result<(Sharpness
     Ok((score(hr, hr, scale), score(&bicubic, hr, scale)))
 }
 
-/// The network in `model` (EMA weights) on every LR image.
-pub fn of_network(model: &Path, lr: &[Image], hr: &[Image], dev: &Device) -> Result<Sharpness> {
-    let ck = checkpoint::load(model, None)?;
-    let (mut net, mut p) = ck.arch.build(dev, 0)?;
-    p.values = Tensor::from_slice(ck.weights(WeightSet::Ema), &[ck.params.len()], dev)?;
-    p.buffers = Tensor::from_slice(&ck.buffers, &[ck.buffers.len()], dev)?;
-    let out: Vec<Image> =
-        lr.iter().map(|l| super_resolve(net.as_mut(), &mut p, l, dev, None)).collect::<Result<_>>()?;
-    Ok(score(&out, hr, ck.arch.scale()))
+/// The network's outputs for every LR image, scored against HR.
+pub fn of_network(
+    net: &mut dyn SrNet,
+    p: &mut Params,
+    lr: &[Image],
+    hr: &[Image],
+    dev: &Device,
+) -> Result<Sharpness> {
+    let out: Vec<Image> = lr.iter().map(|l| super_resolve(net, p, l, dev, None)).collect::<Result<_>>()?;
+    Ok(score(&out, hr, net.arch().scale()))
 }
