@@ -15,6 +15,8 @@ pub mod device;
 pub mod faig;
 pub mod infer;
 pub mod io;
+pub mod labels;
+pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod probe;

@@ -4,10 +4,11 @@
 //! thread-count independence, and streamed P against stored P.
 
 use ddr_engine::io::npy;
+use ddr_engine::metrics::cluster_scores;
 use ddr_engine::probe::tsne::kl_and_gradient_f64;
 use ddr_engine::probe::tsne_affinity::{packed_bytes, Affinities};
 use ddr_engine::probe::tsne_cpu::{PackedP, PairKernel};
-use ddr_engine::probe::{cluster_scores, joint_probabilities, pca, tsne, PStorage, TsneConfig};
+use ddr_engine::probe::{joint_probabilities, pca, tsne, PStorage, TsneConfig};
 use ddr_engine::{Device, Rng};
 use std::path::PathBuf;
 

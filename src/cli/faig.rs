@@ -175,7 +175,7 @@ fn write_ranking(dir: &Path, name: &str, scores: &[f64]) -> Result<Vec<usize>> {
     npy::write(&dir.join(format!("scores_{name}.npy")), &[scores.len()], scores)?;
     let r = rank(scores);
     let text: String = r.iter().map(|i| format!("{i}\n")).collect();
-    crate::data::write_atomic(&dir.join(format!("ranking_{name}.txt")), |w| {
+    crate::io::write_atomic(&dir.join(format!("ranking_{name}.txt")), |w| {
         Ok(std::io::Write::write_all(w, text.as_bytes())?)
     })?;
     Ok(r)
@@ -244,7 +244,7 @@ fn score(global: &GlobalArgs, a: &ScoreArgs) -> Result<()> {
     let wc = exp::weight_change_scores(&s.index, &s.base.to_vec()?, &s.target.to_vec()?);
     write_ranking(dir, "weight_change", &wc)?;
     let layers = serde_json::to_string_pretty(&s.index.layers)?;
-    crate::data::write_atomic(&dir.join("filters.json"), |w| {
+    crate::io::write_atomic(&dir.join("filters.json"), |w| {
         Ok(std::io::Write::write_all(w, layers.as_bytes())?)
     })?;
     // Where the top 1% of each ranking sit.
@@ -255,7 +255,7 @@ fn score(global: &GlobalArgs, a: &ScoreArgs) -> Result<()> {
             |r: &[usize]| top(r, 1.0).iter().filter(|&&f| s.index.layer_of(f).first == l.first).count();
         let _ = writeln!(md, "| {} | {} | {} | {} |", l.name, l.c_out * l.c_in, within(&rb), within(&rn));
     }
-    crate::data::write_atomic(&dir.join("top_filters.md"), |w| {
+    crate::io::write_atomic(&dir.join("top_filters.md"), |w| {
         Ok(std::io::Write::write_all(w, md.as_bytes())?)
     })?;
     eprintln!(
@@ -353,9 +353,9 @@ fn mask(global: &GlobalArgs, a: &MaskArgs) -> Result<()> {
         md,
         "\nBicubic upscaling of the inputs: PSNR {bic_b:.2} dB (blurry), {bic_n:.2} dB (noisy)."
     );
-    crate::data::write_atomic(&dir.join("masking.md"), |w| Ok(std::io::Write::write_all(w, md.as_bytes())?))?;
+    crate::io::write_atomic(&dir.join("masking.md"), |w| Ok(std::io::Write::write_all(w, md.as_bytes())?))?;
     let json = serde_json::to_string_pretty(&rows)?;
-    crate::data::write_atomic(&dir.join("masking.json"), |w| {
+    crate::io::write_atomic(&dir.join("masking.json"), |w| {
         Ok(std::io::Write::write_all(w, json.as_bytes())?)
     })?;
     print!("{md}");
@@ -403,7 +403,7 @@ fn modulate(global: &GlobalArgs, a: &ModulateArgs) -> Result<()> {
             let psnr = outs
                 .iter()
                 .zip(&s.images)
-                .map(|(o, i)| crate::train::metrics::psnr(o, &i.hr, s.scale, false))
+                .map(|(o, i)| crate::metrics::image::psnr(o, &i.hr, s.scale, false))
                 .sum::<f64>()
                 / outs.len() as f64;
             let sharp = mean_gradient(&outs);
@@ -426,17 +426,17 @@ fn modulate(global: &GlobalArgs, a: &ModulateArgs) -> Result<()> {
             (n, c.into_iter().map(|(l, v)| (l, v / at1)).collect())
         })
         .collect();
-    crate::probe::plot::lines_png(
+    crate::io::plot::lines_png(
         &dir.join("modulation.png"),
         &format!("Modulating the top {}% FAIG filters", a.percent),
         "lambda (0 = baseline's filters, 1 = target's)",
         "output mean gradient / target's",
         &rel,
     )?;
-    crate::data::write_atomic(&dir.join("modulation.csv"), |w| {
+    crate::io::write_atomic(&dir.join("modulation.csv"), |w| {
         Ok(std::io::Write::write_all(w, csv.as_bytes())?)
     })?;
-    crate::data::write_atomic(&dir.join("modulation.md"), |w| {
+    crate::io::write_atomic(&dir.join("modulation.md"), |w| {
         Ok(std::io::Write::write_all(w, md.as_bytes())?)
     })?;
     print!("{md}");

@@ -3,10 +3,11 @@
 use super::probe::{load_photos, probe_network};
 use super::GlobalArgs;
 use crate::data::pack::PackWriter;
-use crate::data::{photos, write_atomic};
+use crate::data::photos;
 use crate::device::Device;
+use crate::io::write_atomic;
+use crate::metrics::cluster_scores;
 use crate::nn::checkpoint::{self, WeightSet};
-use crate::probe::cluster_scores;
 use crate::probe::report::Subject;
 use crate::probe::run::{MeanStd, ProbeResult};
 use crate::reproduce::plan::{config_toml, probe_settings, Inputs, Network, Scale, NETWORKS};

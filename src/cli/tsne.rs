@@ -3,8 +3,10 @@
 
 use super::GlobalArgs;
 use crate::io::npy;
+use crate::io::plot;
+use crate::metrics::cluster_scores;
 use crate::probe::tsne::DEFAULT_P_MEMORY;
-use crate::probe::{cluster_scores, pca, plot, tsne, Init, PStorage, TsneConfig};
+use crate::probe::{pca, tsne, Init, PStorage, TsneConfig};
 use crate::Result;
 use anyhow::{ensure, Context};
 use clap::{Args, ValueEnum};

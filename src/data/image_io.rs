@@ -52,7 +52,7 @@ pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>> {
 /// new one).
 pub fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
     let bytes = encode_png(img)?;
-    super::write_atomic(path, |w| {
+    crate::io::write_atomic(path, |w| {
         use std::io::Write;
         w.write_all(&bytes).with_context(|| format!("cannot write {}", path.display()))
     })

@@ -24,7 +24,8 @@
 //! file under the pack's name, and a reader that has the old pack mapped keeps reading the old
 //! file.
 
-use super::{AtomicFile, Image};
+use super::Image;
+use crate::io::AtomicFile;
 use crate::Result;
 use anyhow::{bail, ensure, Context};
 use memmap2::Mmap;

@@ -32,7 +32,7 @@ pub fn export(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut written = Vec::new();
     for &(name, bytes) in FILES.iter().chain(&licenses) {
         let path = dir.join(name);
-        super::write_atomic(&path, |w| {
+        crate::io::write_atomic(&path, |w| {
             use std::io::Write;
             w.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))
         })?;

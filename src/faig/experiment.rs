@@ -229,7 +229,7 @@ pub fn effect(outputs: &[Image], target_outputs: &[Image], images: &[TestImage],
     let psnr = outputs
         .iter()
         .zip(images)
-        .map(|(o, i)| crate::train::metrics::psnr(o, &i.hr, scale, false))
+        .map(|(o, i)| crate::metrics::image::psnr(o, &i.hr, scale, false))
         .sum::<f64>()
         / n;
     Effect { grad_mse, psnr }
@@ -239,8 +239,8 @@ pub fn effect(outputs: &[Image], target_outputs: &[Image], images: &[TestImage],
 pub fn bicubic_effect(images: &[TestImage], scale: usize) -> Result<(f64, f64)> {
     let mut s = (0.0, 0.0);
     for i in images {
-        s.0 += crate::train::metrics::psnr(&imresize(&i.blur, scale as f64)?, &i.hr, scale, false);
-        s.1 += crate::train::metrics::psnr(&imresize(&i.noise, scale as f64)?, &i.hr, scale, false);
+        s.0 += crate::metrics::image::psnr(&imresize(&i.blur, scale as f64)?, &i.hr, scale, false);
+        s.1 += crate::metrics::image::psnr(&imresize(&i.noise, scale as f64)?, &i.hr, scale, false);
     }
     Ok((s.0 / images.len() as f64, s.1 / images.len() as f64))
 }

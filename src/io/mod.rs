@@ -1,5 +1,11 @@
-//! File formats the engine reads and writes for other tools.
+//! Files the engine reads and writes, shared by every stage above it.
 //!
-//! - [`npy`]: NumPy `.npy` arrays (features, embeddings, labels).
+//! - [`npy`]: NumPy `.npy` arrays (features, embeddings, labels);
+//! - [`atomic`]: output files written to a temporary name and renamed into place;
+//! - [`plot`]: PNG scatter plots and curves.
 
+pub mod atomic;
 pub mod npy;
+pub mod plot;
+
+pub use atomic::{write_atomic, AtomicFile};

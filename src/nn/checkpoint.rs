@@ -16,8 +16,8 @@
 use super::models::{Arch, SrNet};
 use super::params::ParamSpec;
 use super::Params;
-use crate::data::write_atomic;
 use crate::device::Device;
+use crate::io::write_atomic;
 use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::{bail, Context};

@@ -7,9 +7,7 @@
 pub mod eigen;
 pub(crate) mod fastmath;
 pub mod features;
-pub mod metrics;
 pub mod pca;
-pub mod plot;
 pub mod report;
 pub mod run;
 pub mod testsets;
@@ -18,6 +16,5 @@ pub mod tsne_affinity;
 pub mod tsne_cpu;
 pub(crate) mod tsne_cuda;
 
-pub use metrics::{cluster_scores, ClusterScores};
 pub use pca::{pca, Pca};
 pub use tsne::{joint_probabilities, tsne, Init, PStorage, TsneConfig, TsneResult};

@@ -218,14 +218,14 @@ pub fn write(
         "crops": res.testsets.crops,
         "layers": res.layers,
     });
-    crate::data::write_atomic(&dir.join("report.json"), |w| Ok(serde_json::to_writer_pretty(w, &json)?))?;
+    crate::io::write_atomic(&dir.join("report.json"), |w| Ok(serde_json::to_writer_pretty(w, &json)?))?;
     let md = markdown(subject, st, res, seconds);
-    crate::data::write_atomic(&dir.join("report.md"), |w| Ok(std::io::Write::write_all(w, md.as_bytes())?))?;
+    crate::io::write_atomic(&dir.join("report.md"), |w| Ok(std::io::Write::write_all(w, md.as_bytes())?))?;
     let names: Vec<(i64, String)> =
         all_names.iter().enumerate().map(|(i, n)| (i as i64, n.clone())).collect();
     for (l, m) in res.layers.iter().zip(&res.features) {
         let g = &l.main;
-        super::plot::scatter_png(
+        crate::io::plot::scatter_png(
             &dir.join(format!("tsne_{}.png", l.layer)),
             &format!("{} - {} (CHI {:.1})", subject.network, l.layer, g.tsne_chi.mean),
             &g.embeddings[0],
@@ -236,7 +236,7 @@ pub fn write(
             npy::write(&dir.join(format!("embedding_{}_run{}.npy", l.layer, r + 1)), &[g.points, 2], e)?;
         }
         for (gi, ig) in l.intra.iter().enumerate() {
-            super::plot::scatter_png(
+            crate::io::plot::scatter_png(
                 &dir.join(format!("tsne_{}_intra{}.png", l.layer, gi + 1)),
                 &format!(
                     "{} - {} - {} (CHI {:.1})",

@@ -4,8 +4,9 @@
 
 use super::features::{extract, FeatureMatrix};
 use super::testsets::{build, intra_sets, SetSpec, TestSets};
-use super::{cluster_scores, pca, tsne, ClusterScores, Init, TsneConfig};
+use super::{pca, tsne, Init, TsneConfig};
 use crate::device::Device;
+use crate::metrics::{cluster_scores, ClusterScores};
 use crate::nn::models::SrNet;
 use crate::nn::Params;
 use crate::Result;

@@ -409,6 +409,6 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
         s,
         "Every network's full probe (all layers, every group, .npy data) is in `probe/<network>/report.md`."
     );
-    crate::data::write_atomic(&out.join("report.md"), |w| Ok(std::io::Write::write_all(w, s.as_bytes())?))?;
+    crate::io::write_atomic(&out.join("report.md"), |w| Ok(std::io::Write::write_all(w, s.as_bytes())?))?;
     Ok(())
 }

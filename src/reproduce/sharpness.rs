@@ -5,9 +5,9 @@ use crate::data::imresize::imresize;
 use crate::data::Image;
 use crate::device::Device;
 use crate::infer::super_resolve;
+use crate::metrics::image::{mean_gradient_y, psnr};
 use crate::nn::models::SrNet;
 use crate::nn::Params;
-use crate::train::metrics::{mean_gradient_y, psnr};
 use crate::Result;
 
 /// Mean over images of the Y gradient magnitude and of the PSNR-Y against HR.

@@ -26,5 +26,5 @@ pub fn write_curves(metrics: &Path, png: &Path) -> Result<()> {
     if series.is_empty() {
         return Ok(());
     }
-    crate::probe::plot::lines_png(png, "Validation on held-out photos", "iteration", "PSNR-Y (dB)", &series)
+    crate::io::plot::lines_png(png, "Validation on held-out photos", "iteration", "PSNR-Y (dB)", &series)
 }

@@ -4,7 +4,6 @@
 pub mod config;
 pub mod curves;
 pub mod gan;
-pub mod metrics;
 pub mod schedule;
 pub mod trainer;
 

@@ -9,13 +9,13 @@
 use super::config::TrainConfig;
 use super::curves::write_curves;
 use super::gan::{pixel_loss, Gan, Terms};
-use super::metrics::psnr;
 use crate::data::imresize::imresize;
 use crate::data::loader::{Loader, LoaderConfig};
 use crate::data::pack::Pack;
 use crate::data::{image_io, photos, prepare::mod_crop, Image};
 use crate::device::Device;
 use crate::infer::super_resolve;
+use crate::metrics::image::psnr;
 use crate::nn::checkpoint::{self, AdamState, Checkpoint, Extra, WeightSet};
 use crate::nn::models::SrNet;
 use crate::nn::{Params, Pass, Want};
@@ -173,7 +173,7 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
                 .is_some_and(|s| s <= step)
         })
         .collect();
-    crate::data::write_atomic(path, |w| {
+    crate::io::write_atomic(path, |w| {
         for l in kept {
             writeln!(w, "{l}")?;
         }
@@ -247,7 +247,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
     if cfg.optim.ema > 0.0 && ema_w.is_none() {
         ema_w = Some(p.values.deep_clone()?);
     }
-    crate::data::write_atomic(&run.config(), |w| Ok(w.write_all(toml::to_string(cfg)?.as_bytes())?))?;
+    crate::io::write_atomic(&run.config(), |w| Ok(w.write_all(toml::to_string(cfg)?.as_bytes())?))?;
 
     let pack = Arc::new(Pack::open(&cfg.data.train)?);
     let degradations = cfg.data.degradations.parse().with_context(|| "data.degradations")?;

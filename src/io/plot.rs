@@ -1,8 +1,8 @@
 //! Scatter plots of 2-D embeddings as PNG: one colour per label, a legend with the label names,
 //! a title. Drawn with plotters into an RGB buffer and encoded with `image`.
 //!
-//! Text uses DejaVu Sans Mono, embedded from `src/probe/fonts/` (Bitstream Vera licence, see
-//! `src/probe/fonts/DejaVu-LICENSE.txt`), so plots look the same on every machine.
+//! Text uses DejaVu Sans Mono, embedded from `src/io/fonts/` (Bitstream Vera licence, see
+//! `src/io/fonts/DejaVu-LICENSE.txt`), so plots look the same on every machine.
 
 use crate::Result;
 use anyhow::{anyhow, ensure, Context};
@@ -147,7 +147,7 @@ fn draw(
             )?;
         }
         Some(labels) => {
-            let (codes, distinct) = super::metrics::encode_labels(labels);
+            let (codes, distinct) = crate::labels::encode_labels(labels);
             for (k, value) in distinct.iter().enumerate() {
                 let colour = label_colour(k);
                 let name = names

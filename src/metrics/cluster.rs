@@ -7,9 +7,9 @@
 //! CHI = (BD / WD) * (N - K) / (K - 1). Like scikit-learn, CHI is 1.0 when WD is 0 (every point
 //! sits on its class mean). All sums are in f64, in point order (deterministic).
 
+use crate::labels::encode_labels;
 use crate::Result;
 use anyhow::ensure;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct ClusterScores {
@@ -20,20 +20,6 @@ pub struct ClusterScores {
     pub wd: f64,
     pub bd: f64,
     pub chi: f64,
-}
-
-/// Maps arbitrary integer labels to 0..K-1 in increasing label order; returns the codes and the
-/// distinct labels.
-pub fn encode_labels(labels: &[i64]) -> (Vec<usize>, Vec<i64>) {
-    let mut map = BTreeMap::new();
-    for &l in labels {
-        map.entry(l).or_insert(0usize);
-    }
-    for (code, v) in map.values_mut().enumerate() {
-        *v = code;
-    }
-    let codes = labels.iter().map(|l| map[l]).collect();
-    (codes, map.into_keys().collect())
 }
 
 /// WD, BD and CHI of `n` points of `d` dims (row-major `x`, f32 or f64) with one label each.
@@ -112,12 +98,5 @@ mod tests {
         assert!(cluster_scores(&x, 3, 1, &[1, 2, 3]).is_err());
         assert!(cluster_scores(&x, 3, 1, &[1, 2]).is_err());
         assert!(cluster_scores(&[0.0, f64::NAN, 1.0], 3, 1, &[0, 1, 1]).is_err());
-    }
-
-    #[test]
-    fn labels_map_in_increasing_order() {
-        let (codes, distinct) = encode_labels(&[30, -2, 30, 7]);
-        assert_eq!(codes, vec![2, 0, 2, 1]);
-        assert_eq!(distinct, vec![-2, 7, 30]);
     }
 }

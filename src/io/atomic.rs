@@ -1,0 +1,89 @@
+//! Output files that are never seen half-written.
+
+use crate::Result;
+use anyhow::Context;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// A file written so that readers see either the old file or the complete new one: the bytes go
+/// to `<path>.tmp`; [`AtomicFile::commit`] flushes them to disk and renames the temporary file
+/// over `path`. Dropped without a commit (an error on the way), the temporary file is removed
+/// and `path` is left as it was.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(AtomicFile { path: path.to_owned(), tmp, out: Some(BufWriter::with_capacity(1 << 20, file)) })
+    }
+
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.out.as_mut().expect("an AtomicFile is used only until its commit")
+    }
+
+    /// Where the bytes go until the commit (for error messages).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        let out = self.out.take().expect("committed once");
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", self.tmp.display()))?;
+        file.sync_all().with_context(|| format!("cannot flush {} to disk", self.tmp.display()))?;
+        drop(file);
+        let renamed = std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("cannot move {} to {}", self.tmp.display(), self.path.display()));
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        renamed
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `path` atomically (see [`AtomicFile`]) with `write`.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    write(file.writer())?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn failed_atomic_write_keeps_the_old_file() {
+        let dir = std::env::temp_dir().join(format!("ddr-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.bin");
+        write_atomic(&path, |w| Ok(w.write_all(b"old")?)).unwrap();
+        let err = write_atomic(&path, |w| {
+            w.write_all(b"partial")?;
+            anyhow::bail!("disk on fire")
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(!dir.join("f.bin.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
