@@ -1,7 +1,7 @@
 //! `ddr-engine faig`: which filters make a fine-tuned network deblur or denoise.
 
-use super::probe::load_photos;
 use super::GlobalArgs;
+use crate::data::testset::load_photos;
 use crate::data::Image;
 use crate::device::Device;
 use crate::faig::experiment::{self as exp, Degradations, Rankings, TestImage};

@@ -1,7 +1,6 @@
 //! `ddr-engine probe`: deep degradation representations of a trained network.
 
 use super::GlobalArgs;
-use crate::data::{image_io, photos};
 use crate::device::Device;
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
@@ -11,7 +10,6 @@ use crate::probe::report::{self, Subject};
 use crate::probe::run::{probe, ProbeResult, ProbeSettings};
 use crate::probe::testsets::parse_sets;
 use crate::Result;
-use anyhow::ensure;
 use clap::Args;
 use image::RgbImage;
 use std::path::{Path, PathBuf};
@@ -78,16 +76,6 @@ pub struct ProbeArgs {
     arch: Option<Arch>,
 }
 
-/// Photos from a folder, or the built-in ones.
-pub fn load_photos(spec: &str) -> Result<Vec<RgbImage>> {
-    if spec == "builtin" {
-        return Ok(photos::builtin()?.into_iter().map(|(_, p)| p).collect());
-    }
-    let (paths, _) = image_io::list_photos(&[PathBuf::from(spec)])?;
-    ensure!(!paths.is_empty(), "no PNG or JPEG photos in {spec}");
-    paths.iter().map(|p| image_io::load(p)).collect()
-}
-
 /// The paper's layer choice for a network's taps.
 pub fn auto_layers(taps: &[String]) -> Vec<String> {
     let blocks: Vec<&String> = taps.iter().filter(|t| t.starts_with("rb")).collect();
@@ -102,6 +90,8 @@ pub fn auto_layers(taps: &[String]) -> Vec<String> {
     }
     layers
 }
+
+use crate::data::testset::load_photos;
 
 pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
     let dev = global.open_device()?;

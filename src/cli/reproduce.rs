@@ -1,9 +1,10 @@
 //! `ddr-engine reproduce ddr`: the DDR paper end to end: train its networks, probe them, report.
 
-use super::probe::{load_photos, probe_network};
+use super::probe::probe_network;
 use super::GlobalArgs;
 use crate::data::pack::PackWriter;
 use crate::data::photos;
+use crate::data::testset::load_photos;
 use crate::device::Device;
 use crate::io::write_atomic;
 use crate::metrics::cluster_scores;

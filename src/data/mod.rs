@@ -21,6 +21,7 @@ pub mod loader;
 pub mod pack;
 pub mod photos;
 pub mod prepare;
+pub mod testset;
 
 use crate::Result;
 use anyhow::{ensure, Context};

@@ -3,15 +3,15 @@
 
 use super::filters::{rank, FilterIndex};
 use super::integrate::{integrated_gradients, set_path_point, PathRule};
-use crate::data::degrade::{apply_all, Pipeline};
+use crate::data::degrade::Pipeline;
 use crate::data::imresize::imresize;
+use crate::data::testset::{degrade_rounded, photos_at_least, random_crop};
 use crate::data::Image;
 use crate::device::Device;
 use crate::nn::models::SrNet;
 use crate::nn::{Params, Pass, Want};
 use crate::tensor::Tensor;
 use crate::{ops, Result, Rng};
-use anyhow::ensure;
 use image::RgbImage;
 
 /// One test image: HR ground truth and its blurry and noisy LR versions.
@@ -39,11 +39,6 @@ impl Degradations {
     }
 }
 
-fn rounded(mut img: Image) -> Image {
-    img.quantize();
-    img
-}
-
 /// `count` HR crops of `hr_size` pixels (seeded positions, photos in turn) and their degraded LR.
 pub fn test_images(
     photos: &[RgbImage],
@@ -52,18 +47,13 @@ pub fn test_images(
     deg: &Degradations,
     seed: u64,
 ) -> Result<Vec<TestImage>> {
-    let usable: Vec<&RgbImage> =
-        photos.iter().filter(|p| p.width() as usize >= hr_size && p.height() as usize >= hr_size).collect();
-    ensure!(!usable.is_empty(), "no photo is at least {hr_size}x{hr_size}");
+    let usable = photos_at_least(photos, hr_size)?;
     (0..count)
         .map(|i| {
-            let p = usable[i % usable.len()];
             let mut rng = Rng::derive(seed, &[0xFA16, i as u64]);
-            let y = rng.below((p.height() as usize - hr_size + 1) as u64) as usize;
-            let x = rng.below((p.width() as usize - hr_size + 1) as u64) as usize;
-            let hr = Image::from_rgb8(p).crop(y, x, hr_size, hr_size)?;
-            let blur = rounded(apply_all(&hr, &deg.blur.sample(&mut rng), &mut rng)?);
-            let noise = rounded(apply_all(&hr, &deg.noise.sample(&mut rng), &mut rng)?);
+            let (_, _, hr) = random_crop(&photos[usable[i % usable.len()]], hr_size, &mut rng)?;
+            let (blur, _) = degrade_rounded(&hr, &deg.blur, &mut rng)?;
+            let (noise, _) = degrade_rounded(&hr, &deg.noise, &mut rng)?;
             Ok(TestImage { hr, blur, noise })
         })
         .collect()

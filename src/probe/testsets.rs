@@ -17,6 +17,7 @@
 
 use crate::data::degrade::{Applied, Pipeline};
 use crate::data::imresize::imresize;
+use crate::data::testset::{degrade_rounded, photos_at_least, random_crop};
 use crate::data::Image;
 use crate::{Result, Rng};
 use anyhow::{bail, ensure, Context};
@@ -100,11 +101,6 @@ fn name_key(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
 }
 
-fn rounded(mut img: Image) -> Image {
-    img.quantize();
-    img
-}
-
 /// Cuts `count` crops of `lr_patch * scale` HR pixels and builds every set.
 pub fn build(
     photos: &[RgbImage],
@@ -117,32 +113,32 @@ pub fn build(
     ensure!(!photos.is_empty(), "no photos to cut test images from");
     ensure!(count > 0 && lr_patch > 0 && scale > 0, "count, patch and scale must be positive");
     let side = lr_patch * scale;
-    let usable: Vec<usize> = (0..photos.len())
-        .filter(|&i| photos[i].width() as usize >= side && photos[i].height() as usize >= side)
-        .collect();
-    ensure!(!usable.is_empty(), "every photo is smaller than the {side}x{side} HR crop");
+    let usable = photos_at_least(photos, side)?;
     let mut hr = Vec::with_capacity(count);
     let mut crops = Vec::with_capacity(count);
     for i in 0..count {
         let photo = usable[i % usable.len()];
-        let p = &photos[photo];
         let mut rng = Rng::derive(seed, &[name_key("crop"), i as u64]);
-        let y = rng.below((p.height() as usize - side + 1) as u64) as usize;
-        let x = rng.below((p.width() as usize - side + 1) as u64) as usize;
-        let full = Image::from_rgb8(p);
-        hr.push(full.crop(y, x, side, side)?);
+        let (y, x, crop) = random_crop(&photos[photo], side, &mut rng)?;
+        hr.push(crop);
         crops.push(CropInfo { photo, y, x });
     }
-    let clean: Vec<Image> =
-        hr.iter().map(|h| Ok(rounded(imresize(h, 1.0 / scale as f64)?))).collect::<Result<_>>()?;
+    let clean: Vec<Image> = hr
+        .iter()
+        .map(|h| {
+            let mut lr = imresize(h, 1.0 / scale as f64)?;
+            lr.quantize();
+            Ok(lr)
+        })
+        .collect::<Result<_>>()?;
     let mut sets = Vec::with_capacity(specs.len());
     for spec in specs {
         let mut lrs = Vec::with_capacity(count);
         let mut drawn = Vec::with_capacity(count);
         for (i, c) in clean.iter().enumerate() {
             let mut rng = Rng::derive(seed, &[name_key(&spec.name), i as u64]);
-            let steps = spec.pipeline.sample(&mut rng);
-            lrs.push(rounded(crate::data::degrade::apply_all(c, &steps, &mut rng)?));
+            let (lr, steps) = degrade_rounded(c, &spec.pipeline, &mut rng)?;
+            lrs.push(lr);
             drawn.push(steps);
         }
         sets.push(TestSet { spec: spec.clone(), lr: lrs, drawn });
