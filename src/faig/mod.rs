@@ -12,9 +12,13 @@
 //! gradient buffer (backward adds), so the integral costs nothing beyond its forward and
 //! backward passes.
 
-pub mod experiment;
 pub mod filters;
 pub mod integrate;
+pub mod mask;
+pub mod modulate;
+pub mod rankings;
+pub mod score;
+pub mod study;
 
 pub use filters::FilterIndex;
 pub use integrate::{integrated_gradients, PathRule};

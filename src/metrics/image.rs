@@ -71,6 +71,39 @@ pub fn mean_gradient_y(img: &Image, crop: usize) -> f64 {
     sum / n.max(1) as f64
 }
 
+/// BT.601 luma of an RGB image in [0, 1] (values clipped to [0, 1] first).
+fn luma_plane(img: &Image) -> Vec<f32> {
+    let plane = img.h * img.w;
+    (0..plane)
+        .map(|i| {
+            let c = |k: usize| img.data[k * plane + i].clamp(0.0, 1.0);
+            0.299 * c(0) + 0.587 * c(1) + 0.114 * c(2)
+        })
+        .collect()
+}
+
+/// Gradient magnitude of the luma by central differences (edges replicated).
+pub fn gradient_map(img: &Image) -> Vec<f32> {
+    let (h, w) = (img.h, img.w);
+    let y = luma_plane(img);
+    let at = |r: usize, c: usize| y[r * w + c];
+    (0..h * w)
+        .map(|i| {
+            let (r, c) = (i / w, i % w);
+            let gx = (at(r, (c + 1).min(w - 1)) - at(r, c.saturating_sub(1))) * 0.5;
+            let gy = (at((r + 1).min(h - 1), c) - at(r.saturating_sub(1), c)) * 0.5;
+            (gx * gx + gy * gy).sqrt()
+        })
+        .collect()
+}
+
+/// 1000 x the mean squared difference of two images' gradient maps (FAIG's measure of how much
+/// masking changed what the network restores).
+pub fn gradient_map_mse_x1000(a: &Image, b: &Image) -> f64 {
+    let (ga, gb) = (gradient_map(a), gradient_map(b));
+    1000.0 * ga.iter().zip(&gb).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / ga.len() as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
