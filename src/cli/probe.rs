@@ -1,19 +1,16 @@
 //! `ddr-engine probe`: deep degradation representations of a trained network.
 
 use super::GlobalArgs;
-use crate::device::Device;
+use crate::data::testset::load_photos;
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
-use crate::nn::models::SrNet;
-use crate::nn::Params;
-use crate::probe::report::{self, Subject};
-use crate::probe::run::{probe, ProbeResult, ProbeSettings};
+use crate::probe::report::Subject;
+use crate::probe::run::ProbeSettings;
+use crate::probe::study::{layers_at_quarters, probe_network, ReportTo, EVERY_QUARTER};
 use crate::probe::testsets::parse_sets;
 use crate::Result;
 use clap::Args;
-use image::RgbImage;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 #[derive(Args)]
 #[command(after_help = "Example (the paper's analysis of one network):
@@ -76,27 +73,10 @@ pub struct ProbeArgs {
     arch: Option<Arch>,
 }
 
-/// The paper's layer choice for a network's taps.
-pub fn auto_layers(taps: &[String]) -> Vec<String> {
-    let blocks: Vec<&String> = taps.iter().filter(|t| t.starts_with("rb")).collect();
-    let mut layers = vec![taps[0].clone()];
-    if !blocks.is_empty() {
-        for q in 1..=4 {
-            let i = (blocks.len() * q / 4).max(1) - 1;
-            if !layers.contains(blocks[i]) {
-                layers.push(blocks[i].clone());
-            }
-        }
-    }
-    layers
-}
-
-use crate::data::testset::load_photos;
-
 pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
     let dev = global.open_device()?;
     let sets = parse_sets(&a.sets)?;
-    let st = ProbeSettings {
+    let mut st = ProbeSettings {
         set_names: sets.iter().map(|s| s.name.clone()).collect(),
         sets,
         intra_groups: if a.intra { ProbeSettings::paper_intra_groups() } else { Vec::new() },
@@ -110,18 +90,24 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
         seed: a.seed,
         batch: a.batch,
     };
-    let layers = (a.layers != "auto").then(|| a.layers.split(',').map(|s| s.trim().to_string()).collect());
     let photos = load_photos(&a.photos)?;
     let ck = checkpoint::load(&a.ckpt, a.arch.as_ref())?;
     let (mut net, mut p) = ck.instantiate(&dev, a.weights)?;
-    let subject = Subject {
-        network: ck.arch.describe(),
-        checkpoint: a.ckpt.display().to_string(),
-        weights: format!("{:?}", a.weights).to_lowercase(),
-        device: dev.to_string(),
+    st.layers = match a.layers.as_str() {
+        "auto" => layers_at_quarters(&net.tap_names(), &EVERY_QUARTER),
+        list => list.split(',').map(|s| s.trim().to_string()).collect(),
     };
-    let (res, _) =
-        probe_network(&dev, net.as_mut(), &mut p, &subject, st, layers, &photos, &a.out, !a.no_features)?;
+    let to = ReportTo {
+        dir: &a.out,
+        subject: Subject {
+            network: ck.arch.describe(),
+            checkpoint: a.ckpt.display().to_string(),
+            weights: format!("{:?}", a.weights).to_lowercase(),
+            device: dev.to_string(),
+        },
+        npy_features: !a.no_features,
+    };
+    let (res, _) = probe_network(net.as_mut(), &mut p, &photos, &st, &dev, &to)?;
     for l in &res.layers {
         eprintln!(
             "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE)  {:>9.2} (PCA-{})",
@@ -130,35 +116,4 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
     }
     eprintln!("report: {}", Path::new(&a.out).join("report.md").display());
     Ok(())
-}
-
-/// Probes a trained network with a progress bar and writes its report into `out`. `layers`: None
-/// for the paper's choice ([`auto_layers`]). Returns the result and the seconds it took.
-#[allow(clippy::too_many_arguments)]
-pub fn probe_network(
-    dev: &Device,
-    net: &mut dyn SrNet,
-    p: &mut Params,
-    subject: &Subject,
-    mut st: ProbeSettings,
-    layers: Option<Vec<String>>,
-    photos: &[RgbImage],
-    out: &Path,
-    npy_features: bool,
-) -> Result<(ProbeResult, f64)> {
-    st.layers = layers.unwrap_or_else(|| auto_layers(&net.tap_names()));
-    let total = st.layers.len() * (1 + st.intra_groups.len()) * st.runs;
-    let pb = indicatif::ProgressBar::new(total as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} t-SNE runs [{elapsed_precise} < {eta_precise}]",
-        )
-        .unwrap(),
-    );
-    let t0 = Instant::now();
-    let res = probe(net, p, photos, &st, dev, &|| pb.inc(1))?;
-    pb.finish_and_clear();
-    let secs = t0.elapsed().as_secs_f64();
-    report::write(out, subject, &st, &res, secs, npy_features)?;
-    Ok((res, secs))
 }

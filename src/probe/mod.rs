@@ -10,6 +10,7 @@ pub mod features;
 pub mod pca;
 pub mod report;
 pub mod run;
+pub mod study;
 pub mod testsets;
 pub mod tsne;
 pub mod tsne_affinity;

@@ -1,7 +1,9 @@
 //! What `reproduce ddr` trains and probes at each scale: the paper's four networks plus its
 //! generalisation model, as training configurations written to files the user can read and rerun.
 
+use crate::nn::models::msrresnet::MsrResNet;
 use crate::probe::run::ProbeSettings;
+use crate::probe::study::layers_at_quarters;
 use crate::probe::testsets::parse_sets;
 use crate::Result;
 use std::fmt::Write;
@@ -220,14 +222,8 @@ pub fn config_toml(net: &Network, scale: Scale, out: &Path, inputs: &Inputs) -> 
 /// The paper's layers: Conv1 and the residual blocks at a quarter, half and all of the depth
 /// (Conv1, RB4, RB8, RB16 for 16 blocks).
 pub fn paper_layers(nb: usize) -> Vec<String> {
-    let mut v = vec!["conv1".to_string()];
-    for q in [4, 2, 1] {
-        let l = format!("rb{}", (nb / q).max(1));
-        if !v.contains(&l) {
-            v.push(l);
-        }
-    }
-    v
+    // Only conv1 and the blocks are chosen from, so the upsampler's taps do not matter here.
+    layers_at_quarters(&MsrResNet::tap_names_of(nb, 0), &[1, 2, 4])
 }
 
 /// Extra two-set groups for the generalisation claim: is noise (or blur) told apart from clean?

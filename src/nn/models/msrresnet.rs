@@ -37,6 +37,15 @@ pub struct MsrResNet {
 }
 
 impl MsrResNet {
+    /// The taps of a network with `nb` residual blocks and `ups` upsampling stages, in forward
+    /// order, known before one is built (a study names its layers before training).
+    pub fn tap_names_of(nb: usize, ups: usize) -> Vec<String> {
+        let mut v = vec!["conv1".to_string()];
+        v.extend((1..=nb).map(|i| format!("rb{i}")));
+        v.extend((1..=ups).map(|i| format!("up{i}")));
+        v
+    }
+
     pub fn new(pb: &mut ParamBuilder, nf: usize, nb: usize, scale: usize, gr: bool, arch: Arch) -> Self {
         let init = Init::kaiming(0.1);
         let lrelu = || Act::new(Activation::LeakyRelu(0.1));
@@ -150,10 +159,7 @@ impl SrNet for MsrResNet {
     }
 
     fn tap_names(&self) -> Vec<String> {
-        let mut v = vec!["conv1".to_string()];
-        v.extend((1..=self.body.len()).map(|i| format!("rb{i}")));
-        v.extend((1..=self.up.len()).map(|i| format!("up{i}")));
-        v
+        MsrResNet::tap_names_of(self.body.len(), self.up.len())
     }
 
     fn features(&mut self, p: &mut Params, x: &Tensor, taps: &[String]) -> Result<Vec<Tensor>> {
