@@ -187,18 +187,6 @@ pub fn save_with(path: &Path, ck: &Checkpoint, extra: &[Extra]) -> Result<()> {
     write_atomic(path, |w| Ok(w.write_all(&bytes)?)).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The architecture a checkpoint declares, if any.
-pub fn read_arch(path: &Path) -> Result<Option<Arch>> {
-    let bytes = read(path)?;
-    let (_, md) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, e))?;
-    match md.metadata().as_ref().and_then(|m| m.get("arch")) {
-        Some(a) => Ok(Some(
-            serde_json::from_str(a).with_context(|| format!("{}: bad 'arch' metadata", path.display()))?,
-        )),
-        None => Ok(None),
-    }
-}
-
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read checkpoint {}", path.display()))
 }

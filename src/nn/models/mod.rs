@@ -9,7 +9,7 @@ pub mod msrresnet;
 pub mod srcnn;
 pub mod vgg19;
 
-use super::{Layer, ParamBuilder, Params, Pass};
+use super::{Layer, ParamBuilder, Params};
 use crate::device::Device;
 use crate::tensor::Tensor;
 use crate::Result;
@@ -165,9 +165,4 @@ impl<'a> TapSet<'a> {
             .map(|t| t.ok_or_else(|| anyhow::anyhow!("a requested tap was not reached")))
             .collect()
     }
-}
-
-/// Eval-mode forward of a whole network (no activations kept).
-pub fn infer(net: &mut dyn SrNet, p: &mut Params, x: &Tensor) -> Result<Tensor> {
-    net.forward(p, x, Pass::EVAL)
 }
