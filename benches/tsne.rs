@@ -4,8 +4,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ddr_engine::device::cuda::CudaDevice;
-use ddr_engine::probe::tsne_cpu::PairKernel;
-use ddr_engine::probe::{joint_probabilities, pca, tsne, TsneConfig};
+use ddr_engine::reduce::tsne::cpu::PairKernel;
+use ddr_engine::reduce::{joint_probabilities, pca, tsne, TsneConfig};
 use ddr_engine::{Device, Rng};
 use std::hint::black_box;
 
@@ -36,7 +36,7 @@ fn cpu_group(c: &mut Criterion) {
         let y: Vec<f32> = blobs(n, 2).iter().map(|v| v * 3.0).collect();
         let mut grad = vec![0.0f32; 2 * n];
         g.bench_function(format!("gradient_one_iteration/{n}"), |b| {
-            b.iter(|| k.gradient(black_box(&y), 1.0, &mut grad))
+            b.iter(|| k.grad(black_box(&y), 1.0, &mut grad))
         });
         let cfg = TsneConfig::default();
         g.bench_function(format!("tsne_1000_iterations/{n}"), |b| {

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod probe;
+pub mod reduce;
 pub mod reproduce;
 pub mod rng;
 pub mod tensor;

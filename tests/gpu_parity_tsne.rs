@@ -14,7 +14,7 @@ mod common;
 use common::{assert_bits_equal, assert_close, gpu_or_skip, uniform};
 use ddr_engine::device::cpu::tsne as cpu;
 use ddr_engine::device::cuda::{tsne as cuda, CudaBuf, CudaDevice};
-use ddr_engine::probe::{tsne, Init, TsneConfig};
+use ddr_engine::reduce::{tsne, Init, TsneConfig};
 use ddr_engine::{Device, Rng};
 
 const SIZES: [usize; 4] = [5, 33, 250, 1031];

@@ -5,10 +5,10 @@
 
 use ddr_engine::io::npy;
 use ddr_engine::metrics::cluster_scores;
-use ddr_engine::probe::tsne::kl_and_gradient_f64;
-use ddr_engine::probe::tsne_affinity::{packed_bytes, Affinities};
-use ddr_engine::probe::tsne_cpu::{PackedP, PairKernel};
-use ddr_engine::probe::{joint_probabilities, pca, tsne, PStorage, TsneConfig};
+use ddr_engine::reduce::tsne::affinity::{packed_bytes, Affinities};
+use ddr_engine::reduce::tsne::cpu::{PackedP, PairKernel};
+use ddr_engine::reduce::tsne::kl_and_grad_f64;
+use ddr_engine::reduce::{joint_probabilities, pca, tsne, PStorage, TsneConfig};
 use ddr_engine::{Device, Rng};
 use std::path::PathBuf;
 
@@ -46,12 +46,12 @@ fn joint_p_matches_sklearn_exact() {
 }
 
 #[test]
-fn kl_gradient_matches_finite_differences() {
+fn kl_grad_matches_finite_differences() {
     let (n, d, x) = matrix("blobs300_x.npy");
     let p = joint_probabilities(&x, n, d, 30.0).unwrap();
     let mut rng = Rng::new(21);
     let y: Vec<f64> = (0..2 * n).map(|_| 2.0 * rng.normal()).collect();
-    let (_, g) = kl_and_gradient_f64(&p, &y);
+    let (_, g) = kl_and_grad_f64(&p, &y);
     // Central differences of the f64 KL on a few coordinates (h = 1e-4: the truncation error,
     // O(h^2), and the rounding error of the KL difference, ~1e-13 / h, both stay below 1e-8).
     let h = 1e-4;
@@ -60,7 +60,7 @@ fn kl_gradient_matches_finite_differences() {
         yp[t] += h;
         let mut ym = y.clone();
         ym[t] -= h;
-        let fd = (kl_and_gradient_f64(&p, &yp).0 - kl_and_gradient_f64(&p, &ym).0) / (2.0 * h);
+        let fd = (kl_and_grad_f64(&p, &yp).0 - kl_and_grad_f64(&p, &ym).0) / (2.0 * h);
         assert!(
             (fd - g[t]).abs() <= 1e-5 * g[t].abs() + 1e-8,
             "coordinate {t}: finite difference {fd:e}, gradient {:e}",
@@ -70,10 +70,10 @@ fn kl_gradient_matches_finite_differences() {
     // The fast f32 pass gives the same gradient and KL.
     let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
     let y_round: Vec<f64> = y32.iter().map(|&v| v as f64).collect();
-    let (kl, g) = kl_and_gradient_f64(&p, &y_round);
+    let (kl, g) = kl_and_grad_f64(&p, &y_round);
     let mut k = PairKernel::new(p);
     let mut grad = vec![0.0f32; 2 * n];
-    let z = k.gradient(&y32, 1.0, &mut grad);
+    let z = k.grad(&y32, 1.0, &mut grad);
     let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (a, b) in grad.iter().zip(&g) {
         assert!((*a as f64 - b).abs() <= 1e-5 * scale);
@@ -108,7 +108,7 @@ fn full_run_against_sklearn(name: &str) {
     // The KL reported is the KL of P and the returned embedding's Q, give or take the last step.
     let p = joint_probabilities(&x, n, d, 30.0).unwrap();
     let y64: Vec<f64> = y1.iter().map(|&v| v as f64).collect();
-    let (kl_end, _) = kl_and_gradient_f64(&p, &y64);
+    let (kl_end, _) = kl_and_grad_f64(&p, &y64);
     assert!((kl_end - kl1).abs() <= 1e-3 * kl1, "{kl_end} vs {kl1}");
 }
 

@@ -5,8 +5,8 @@ use super::GlobalArgs;
 use crate::io::npy;
 use crate::io::plot;
 use crate::metrics::cluster_scores;
-use crate::probe::tsne::DEFAULT_P_MEMORY;
-use crate::probe::{pca, tsne, Init, PStorage, TsneConfig};
+use crate::reduce::tsne::DEFAULT_P_MEMORY;
+use crate::reduce::{pca, tsne, Init, PStorage, TsneConfig};
 use crate::Result;
 use anyhow::{ensure, Context};
 use clap::{Args, ValueEnum};
@@ -120,7 +120,7 @@ pub fn run(global: &GlobalArgs, a: &TsneArgs) -> Result<()> {
         a.metrics_json.is_none() || labels.is_some(),
         "--metrics-json needs --labels (the clusters to score)"
     );
-    crate::probe::tsne::validate_points(&x, n, d).with_context(|| what.clone())?;
+    crate::reduce::tsne::validate_points(&x, n, d).with_context(|| what.clone())?;
     let (x, d) = match a.pca_dims {
         Some(k) => (pca(&x, n, d, k)?.scores, k),
         None => (x, d),

@@ -4,11 +4,11 @@
 
 use super::features::{extract, FeatureMatrix};
 use super::testsets::{build, intra_sets, SetSpec, TestSets};
-use super::{pca, tsne, Init, TsneConfig};
 use crate::device::Device;
 use crate::metrics::{cluster_scores, ClusterScores};
 use crate::nn::models::SrNet;
 use crate::nn::Params;
+use crate::reduce::{pca, tsne, Init, TsneConfig};
 use crate::Result;
 use anyhow::ensure;
 use image::RgbImage;

@@ -7,6 +7,7 @@
 pub mod batchnorm;
 pub mod conv2d;
 pub mod elementwise;
+pub(crate) mod fastmath;
 pub mod gemm;
 pub mod linear;
 pub mod loss;

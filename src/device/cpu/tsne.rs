@@ -1,12 +1,12 @@
 //! CPU references for `kernels/tsne.cu`: exact t-SNE's building blocks over dense row-major
 //! N x N matrices, with the same names and semantics as the CUDA kernels. They are written for
-//! clarity (f64 accumulation, one row at a time); the fast CPU t-SNE in `probe::tsne_cpu`
+//! clarity (f64 accumulation, one row at a time); the fast CPU t-SNE in `reduce::tsne::cpu`
 //! computes the same quantities with symmetric tiles and is tested against these.
 //!
 //! Layouts: points `x` are N x D row-major f32; the embedding `y` is N x 2 interleaved
 //! (x0, y0, x1, y1, ...); `rows` holds five numbers per point, see [`tsne_rowsums_f32`].
 
-use crate::probe::fastmath::exp_neg;
+use super::fastmath::exp_neg;
 use rayon::prelude::*;
 
 /// scikit-learn's floor for probabilities: `np.finfo(np.double).eps`.
@@ -92,7 +92,7 @@ fn exp_sums(d: &[f32], beta: f64) -> ([f64; 4], [f64; 4]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn exp_sums_avx2(d: &[f32], beta: f64, s: &mut [f64; 4], sd: &mut [f64; 4]) {
-    use crate::probe::fastmath::exp_neg_avx2;
+    use super::fastmath::exp_neg_avx2;
     use std::arch::x86_64::*;
     let nb = _mm256_set1_pd(-beta);
     let (mut vs, mut vsd) = (_mm256_setzero_pd(), _mm256_setzero_pd());

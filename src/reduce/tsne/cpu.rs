@@ -16,10 +16,10 @@
 //! intrinsics when the CPU has them, the same arithmetic in portable code otherwise: no fused
 //! multiply-adds anywhere) are flushed into f64 every 512 columns.
 
-use super::tsne_affinity::Affinities;
-pub use super::tsne_affinity::{row_offset, PackedP};
+use super::affinity::Affinities;
+pub use super::affinity::{row_offset, PackedP};
+use crate::device::cpu::fastmath::ln_ge1;
 use crate::device::cpu::tsne::MACHINE_EPSILON;
-use crate::probe::fastmath::ln_ge1;
 use rayon::prelude::*;
 
 /// Rows per block of the pair pass.
@@ -129,7 +129,7 @@ impl PairKernel {
 
     /// The KL gradient at embedding `y` (N x 2 interleaved) with P scaled by `exaggeration`,
     /// into `grad`. Returns Z = sum_{i != j} w_ij.
-    pub fn gradient(&mut self, y: &[f32], exaggeration: f64, grad: &mut [f32]) -> f64 {
+    pub fn grad(&mut self, y: &[f32], exaggeration: f64, grad: &mut [f32]) -> f64 {
         let n = self.p.n();
         for i in 0..n {
             self.yx[i] = y[2 * i];
@@ -242,7 +242,7 @@ fn kl_row(r: KlRow) -> [f64; 4] {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn kl_row_avx2(r: KlRow) -> [f64; 4] {
-    use crate::probe::fastmath::ln_ge1_avx2;
+    use crate::device::cpu::fastmath::ln_ge1_avx2;
     use std::arch::x86_64::*;
     let len = r.ps.len();
     assert!(r.xs.len() >= len && r.ys.len() >= len);
@@ -450,7 +450,7 @@ fn lanes(
 mod tests {
     use super::*;
     use crate::device::cpu::tsne as reference;
-    use crate::probe::tsne::kl_and_gradient_f64;
+    use crate::reduce::tsne::kl_and_grad_f64;
     use crate::Rng;
 
     fn points(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
@@ -494,10 +494,10 @@ mod tests {
             let dense = p.to_dense();
             let y: Vec<f32> = (0..2 * n).map(|_| rng.normal() as f32 * 3.0).collect();
             let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
-            let (kl, g) = kl_and_gradient_f64(&p, &y64);
+            let (kl, g) = kl_and_grad_f64(&p, &y64);
             let mut k = PairKernel::new(p);
             let mut grad = vec![f32::NAN; 2 * n];
-            let z = k.gradient(&y, 1.0, &mut grad);
+            let z = k.grad(&y, 1.0, &mut grad);
             let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             for (a, b) in grad.iter().zip(&g) {
                 assert!((*a as f64 - b).abs() <= 1e-5 * scale, "n={n}: {a} vs {b}");
@@ -506,7 +506,7 @@ mod tests {
             assert!((kl_fast - kl).abs() <= 1e-6 * kl.abs().max(1.0), "{kl_fast} vs {kl}");
             // Exaggeration scales the attractive half only.
             let mut g12 = vec![0.0; 2 * n];
-            k.gradient(&y, 12.0, &mut g12);
+            k.grad(&y, 12.0, &mut g12);
             let mut rows = vec![0.0; 5 * n];
             reference::tsne_rowsums_f32(&dense, &y, n, &mut rows);
             let mut zz = [0.0];
@@ -531,8 +531,8 @@ mod tests {
         let mut stored = PairKernel::new(a.packed());
         let mut streamed = PairKernel::new(a);
         let (mut g1, mut g2) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
-        let z1 = stored.gradient(&y, 12.0, &mut g1);
-        let z2 = streamed.gradient(&y, 12.0, &mut g2);
+        let z1 = stored.grad(&y, 12.0, &mut g1);
+        let z2 = streamed.grad(&y, 12.0, &mut g2);
         assert_eq!(z1.to_bits(), z2.to_bits());
         assert!(g1.iter().zip(&g2).all(|(a, b)| a.to_bits() == b.to_bits()), "gradients differ");
         assert_eq!(stored.kl(z1).to_bits(), streamed.kl(z2).to_bits());

@@ -3,7 +3,7 @@
 //! the optimisation). The host only reads back n row sums once (for the normaliser of P), the
 //! gradient at the 1-in-50 check iterations (for its norm) and the n per-row KL terms.
 
-use super::tsne::{norm, Engine, TsneConfig};
+use super::{norm, Engine, TsneConfig};
 use crate::device::cpu::tsne::MACHINE_EPSILON;
 use crate::device::cuda::{elementwise, tsne as k, CudaBuf, CudaDevice};
 use crate::Result;
@@ -68,7 +68,7 @@ impl CudaEngine {
 }
 
 impl Engine for CudaEngine {
-    fn gradient(&mut self, exaggeration: f64) -> Result<()> {
+    fn grad(&mut self, exaggeration: f64) -> Result<()> {
         let (dev, n) = (&self.dev, self.n);
         k::tsne_rowsums_f32(dev, &self.p.view(), &self.y.view(), n, &mut self.rows.view_mut())?;
         k::tsne_q_sum_f32(dev, &self.rows.view(), n, &mut self.z.view_mut())?;

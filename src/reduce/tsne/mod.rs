@@ -22,15 +22,19 @@
 //!   gradient: the floor only binds when w_ij / Z < 2.2e-16, which needs embedding distances
 //!   beyond 1e4 x sqrt(N), far outside what t-SNE produces;
 //! - the PCA initialisation is an exact PCA (scikit-learn uses a randomised solver whose first
-//!   two components agree to rounding), and its signs follow [`crate::probe::pca`].
+//!   two components agree to rounding), and its signs follow [`crate::reduce::pca`].
 
-use super::pca::pca;
-use super::tsne_affinity::{packed_bytes, Affinities, PackedP};
-use super::tsne_cpu::{PSource, PairKernel};
+pub mod affinity;
+pub mod cpu;
+pub(crate) mod cuda;
+
 use crate::device::cpu::tsne::tsne_update_f32;
 use crate::device::Device;
+use crate::reduce::pca::pca;
 use crate::{Result, Rng};
+use affinity::{packed_bytes, Affinities, PackedP};
 use anyhow::{bail, ensure};
+use cpu::{PSource, PairKernel};
 
 /// How the embedding starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,7 +230,7 @@ pub fn tsne<T: Copy + Into<f64> + Sync>(
     match device {
         Device::Cuda(dev) if !streamed => {
             let xf: Vec<f32> = x.iter().map(|&v| v.into() as f32).collect();
-            let mut engine = super::tsne_cuda::CudaEngine::new(dev.clone(), &xf, n, d, cfg, &y0)?;
+            let mut engine = cuda::CudaEngine::new(dev.clone(), &xf, n, d, cfg, &y0)?;
             optimise(&mut engine, n, cfg, progress)
         }
         _ => {
@@ -242,7 +246,7 @@ pub fn tsne<T: Copy + Into<f64> + Sync>(
 /// backend (host memory or the GPU).
 pub(crate) trait Engine {
     /// Computes the gradient at the current embedding with P x `exaggeration`.
-    fn gradient(&mut self, exaggeration: f64) -> Result<()>;
+    fn grad(&mut self, exaggeration: f64) -> Result<()>;
     /// |gradient| (before gains) of the last `gradient` call.
     fn grad_norm(&mut self) -> Result<f64>;
     /// KL(P || Q) at the embedding of the last `gradient` call (P not exaggerated).
@@ -266,7 +270,7 @@ pub(crate) fn optimise(
     engine.reset()?;
     let mut it = 0;
     while it < stage1_end {
-        engine.gradient(cfg.early_exaggeration)?;
+        engine.grad(cfg.early_exaggeration)?;
         let check = (it + 1) % N_ITER_CHECK == 0;
         let small = check && engine.grad_norm()? <= cfg.min_grad_norm;
         engine.update(0.5, lr as f32)?;
@@ -281,7 +285,7 @@ pub(crate) fn optimise(
     let mut kl = None;
     let (mut best, mut best_it) = (f64::MAX, it);
     while it < cfg.max_iter {
-        engine.gradient(1.0)?;
+        engine.grad(1.0)?;
         let check = (it + 1) % N_ITER_CHECK == 0;
         if check || it + 1 == cfg.max_iter {
             kl = Some(engine.kl()?);
@@ -308,7 +312,7 @@ pub(crate) fn optimise(
         Some(k) => k,
         None => {
             // No stage-2 iteration ran: the KL of the final embedding.
-            engine.gradient(1.0)?;
+            engine.grad(1.0)?;
             engine.kl()?
         }
     };
@@ -340,8 +344,8 @@ impl CpuEngine {
 }
 
 impl Engine for CpuEngine {
-    fn gradient(&mut self, exaggeration: f64) -> Result<()> {
-        self.z = self.kernel.gradient(&self.y, exaggeration, &mut self.grad);
+    fn grad(&mut self, exaggeration: f64) -> Result<()> {
+        self.z = self.kernel.grad(&self.y, exaggeration, &mut self.grad);
         Ok(())
     }
     fn grad_norm(&mut self) -> Result<f64> {
@@ -379,7 +383,7 @@ pub(crate) fn norm(v: &[f32]) -> f64 {
 
 /// KL(P || Q) and its gradient at embedding `y` (N x 2 interleaved) in plain f64 over all
 /// pairs: the slow, obvious formulas, for tests and for scoring embeddings made elsewhere.
-pub fn kl_and_gradient_f64(p: &PackedP, y: &[f64]) -> (f64, Vec<f64>) {
+pub fn kl_and_grad_f64(p: &PackedP, y: &[f64]) -> (f64, Vec<f64>) {
     let n = p.n;
     let mut w = vec![0.0f64; n * n];
     let mut z = 0.0;
