@@ -4,21 +4,27 @@
 //! - [`imresize`]: MATLAB-compatible bicubic resizing;
 //! - [`degrade`]: Gaussian blur, Gaussian noise, JPEG, bilinear and bicubic resizing, and the
 //!   [`degrade::Pipeline`] that chains them from a spec string;
-//! - [`pack`]: many images in one memory-mapped, checksummed file;
+//! - [`pack`]: many images in one memory-mapped, checksummed file, and [`pack_photos`]: photos
+//!   into one;
+//! - [`degrade_set`]: a degraded test set on disk (PNGs plus a manifest of the drawn parameters);
 //! - [`loader`]: random paired crops with augmentation and on-the-fly degradations, as tensors,
-//!   deterministic for (seed, step);
+//!   deterministic for (seed, step), and [`loader_bench`]: its speed;
 //! - [`prepare`]: shrinking, mod-cropping and cutting photos into sub-images for a pack;
-//! - [`photos`]: public-domain / CC0 photographs built into the binary.
+//! - [`photos`]: public-domain / CC0 photographs built into the binary;
+//! - [`testset`]: random HR crops of photos, degraded and rounded to 8 bits, in memory.
 //!
 //! Inside the engine an image is [`Image`]: f32 samples in [0, 1], channel-major (CHW), so a crop
 //! drops straight into an NCHW tensor. On disk and in packs images are 8-bit RGB, rows of
 //! interleaved pixels (HWC), as image files store them.
 
 pub mod degrade;
+pub mod degrade_set;
 pub mod image_io;
 pub mod imresize;
 pub mod loader;
+pub mod loader_bench;
 pub mod pack;
+pub mod pack_photos;
 pub mod photos;
 pub mod prepare;
 pub mod testset;

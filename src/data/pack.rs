@@ -81,6 +81,14 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 impl Pack {
+    /// True when `path` is a file that starts with the pack magic (whether or not the rest is
+    /// valid: [`Pack::open`] says what is wrong with it).
+    pub fn is_pack(path: &Path) -> bool {
+        use std::io::Read;
+        let mut head = [0u8; 8];
+        std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok_and(|_| &head == MAGIC)
+    }
+
     /// Maps and validates `path`. Errors name the file and what is wrong with it.
     pub fn open(path: &Path) -> Result<Pack> {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;

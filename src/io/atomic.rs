@@ -1,4 +1,4 @@
-//! Output files that are never seen half-written.
+//! Output files and folders that are never seen half-written.
 
 use crate::Result;
 use anyhow::Context;
@@ -66,6 +66,55 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Res
     file.commit()
 }
 
+/// A folder of outputs replaced as a whole: files are written into a hidden folder inside
+/// `target` first, and only [`StagedDir::commit`] moves them into place (`manifest.json` last,
+/// so that while the manifest is the old one, the files it lists are the ones being replaced).
+/// Dropped without a commit, the hidden folder is removed and `target` is left as it was.
+pub struct StagedDir {
+    dir: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl StagedDir {
+    /// Stages into `target/.ddr-partial` (`target` must exist).
+    pub fn new(target: &Path) -> Result<StagedDir> {
+        let dir = target.join(".ddr-partial");
+        // Left over by a run that was killed: nothing in it was ever moved into place.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(StagedDir { dir, target: target.to_owned(), done: false })
+    }
+
+    /// Where to write the files until the commit.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot list {}", self.dir.display()))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        files.sort_by_key(|p| p.file_name().is_some_and(|n| n == "manifest.json"));
+        for f in files {
+            let to = self.target.join(f.file_name().expect("a listed file"));
+            std::fs::rename(&f, &to)
+                .with_context(|| format!("cannot move {} to {}", f.display(), to.display()))?;
+        }
+        self.done = true;
+        std::fs::remove_dir(&self.dir).with_context(|| format!("cannot remove {}", self.dir.display()))
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +133,27 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert!(!dir.join("f.bin.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn staged_dir_replaces_files_only_on_commit() {
+        let dir = std::env::temp_dir().join(format!("ddr-staged-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.png"), b"old").unwrap();
+        let failed = StagedDir::new(&dir).unwrap();
+        std::fs::write(failed.path().join("a.png"), b"new").unwrap();
+        drop(failed);
+        assert_eq!(std::fs::read(dir.join("a.png")).unwrap(), b"old");
+        assert!(!dir.join(".ddr-partial").exists());
+        let ok = StagedDir::new(&dir).unwrap();
+        std::fs::write(ok.path().join("a.png"), b"new").unwrap();
+        std::fs::write(ok.path().join("manifest.json"), b"{}").unwrap();
+        ok.commit().unwrap();
+        assert_eq!(std::fs::read(dir.join("a.png")).unwrap(), b"new");
+        assert_eq!(std::fs::read(dir.join("manifest.json")).unwrap(), b"{}");
+        assert!(!dir.join(".ddr-partial").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

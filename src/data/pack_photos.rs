@@ -1,0 +1,123 @@
+//! Photos on disk (and, on request, the built-in ones) into one pack: decoded a few at a time in
+//! parallel, prepared (shrink, mod-crop, sub-images), written in a fixed order.
+
+use super::image_io::{self, list_photos};
+use super::pack::PackWriter;
+use super::photos;
+use super::prepare::Prepare;
+use crate::device::cpu;
+use crate::Result;
+use anyhow::{ensure, Context};
+use image::RgbImage;
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+/// What to pack and how.
+pub struct PackPhotos {
+    /// Folders of photos (one level deep, sorted by name) and/or image files.
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    /// Also pack the built-in photos, after the files.
+    pub builtin: bool,
+    pub prepare: Prepare,
+    /// Skip unreadable images (each reported through [`PackEvent::Skipped`]) instead of failing.
+    pub skip_bad: bool,
+}
+
+/// What happened, as it happens (for progress bars and warnings).
+pub enum PackEvent<'a> {
+    /// The number of photos found, before any is read.
+    Found(usize),
+    /// One photo was packed.
+    Packed,
+    /// One photo could not be read and was skipped (only with `skip_bad`).
+    Skipped { photo: &'a str, error: &'a anyhow::Error },
+}
+
+/// What was written.
+pub struct Packed {
+    /// Pack entries (sub-images count one each).
+    pub entries: usize,
+    /// Photos read.
+    pub photos: usize,
+    pub skipped: usize,
+    /// Folder entries that are not PNG or JPEG images.
+    pub ignored: usize,
+    pub bytes: u64,
+}
+
+/// Where a photo comes from: a file on disk, or the built-in ones.
+enum Source {
+    File(PathBuf),
+    Builtin(&'static str, &'static [u8]),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.file_stem().unwrap_or_default().to_string_lossy().into(),
+            Source::Builtin(n, _) => n.rsplit_once('.').map_or(*n, |(s, _)| s).to_owned(),
+        }
+    }
+
+    fn load(&self) -> Result<RgbImage> {
+        match self {
+            Source::File(p) => image_io::load(p),
+            Source::Builtin(n, b) => image_io::decode(b, n),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Builtin(n, _) => format!("built-in {n}"),
+        }
+    }
+}
+
+/// Writes the pack; it appears only when complete, so a failed run leaves an existing pack as it
+/// was.
+pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Packed> {
+    job.prepare.check()?;
+    let (files, ignored) = list_photos(&job.inputs)?;
+    let mut sources: Vec<Source> = files.into_iter().map(Source::File).collect();
+    if job.builtin {
+        sources.extend(photos::FILES.iter().map(|&(n, b)| Source::Builtin(n, b)));
+    }
+    ensure!(!sources.is_empty(), "no PNG or JPEG images in {:?} (and --builtin not given)", job.inputs);
+    on(PackEvent::Found(sources.len()));
+    let mut writer = PackWriter::create(&job.output)?;
+    let (mut entries, mut skipped) = (0usize, 0usize);
+    // Decode a few photos in parallel, write them in order: bounded memory, stable order.
+    let chunk = 2 * cpu::threads().max(1);
+    for group in sources.chunks(chunk) {
+        let done: Vec<Result<Vec<(String, RgbImage)>>> = group
+            .par_iter()
+            .map(|s| s.load().and_then(|img| job.prepare.apply(&s.name(), img)).with_context(|| s.describe()))
+            .collect();
+        for (source, result) in group.iter().zip(done) {
+            match result {
+                Ok(list) => {
+                    for (name, img) in &list {
+                        writer.add_rgb(name, img)?;
+                    }
+                    entries += list.len();
+                    on(PackEvent::Packed);
+                }
+                Err(error) if job.skip_bad => {
+                    on(PackEvent::Skipped { photo: &source.describe(), error: &error });
+                    skipped += 1;
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "cannot pack {} (nothing written; --skip-bad skips unreadable images)",
+                        job.output.display()
+                    )));
+                }
+            }
+        }
+    }
+    ensure!(entries > 0, "every image was skipped: no pack written");
+    let bytes = writer.finish()?;
+    Ok(Packed { entries, photos: sources.len() - skipped, skipped, ignored, bytes })
+}
