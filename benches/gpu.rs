@@ -14,9 +14,9 @@
 //!
 //! Timing: stream synchronisation around a batch of launches, measured with `Instant`.
 
-use ddr_engine::device::cpu::conv2d::Conv2dGeom;
-use ddr_engine::device::cpu::optim::AdamStep;
 use ddr_engine::device::cuda::{self as cuda, ConvMath, CudaBuf, CudaDevice};
+use ddr_engine::device::AdamStep;
+use ddr_engine::device::Conv2dGeom;
 use ddr_engine::Rng;
 use std::time::Instant;
 

@@ -84,11 +84,11 @@ fn ops_cpu(c: &mut Criterion) {
     let v = rand(&[16, 64, 128, 128], 4);
     g.throughput(bytes(&v, 1));
     g.bench_function("maxpool2_fwd/b16_64ch_128x128", |b| {
-        b.iter(|| ops::pool::maxpool2_fwd(black_box(&v)).unwrap())
+        b.iter(|| ops::pool2d::maxpool2_fwd(black_box(&v)).unwrap())
     });
-    let pooled = ops::pool::maxpool2_fwd(&v).unwrap();
+    let pooled = ops::pool2d::maxpool2_fwd(&v).unwrap();
     g.bench_function("maxpool2_bwd/b16_64ch_128x128", |b| {
-        b.iter(|| ops::pool::maxpool2_bwd(&v, black_box(&pooled)).unwrap())
+        b.iter(|| ops::pool2d::maxpool2_bwd(&v, black_box(&pooled)).unwrap())
     });
 
     let h = rand(&[16, 8192], 5);

@@ -12,8 +12,9 @@
 mod common;
 
 use common::{abs, assert_close_mag, gemm_tolerance, gpu_or_skip, poisoned, uniform};
-use ddr_engine::device::cpu::conv2d::{self as cpu, Conv2dGeom};
+use ddr_engine::device::cpu::conv2d as cpu;
 use ddr_engine::device::cuda::{conv2d as cuda, ConvMath, CudaDevice};
+use ddr_engine::device::Conv2dGeom;
 use ddr_engine::Rng;
 
 /// n, c_in, h, w, c_out, k, stride, pad

@@ -5,8 +5,9 @@
 mod common;
 
 use common::{assert_bits_equal, gpu_or_skip, poisoned, uniform};
-use ddr_engine::device::cpu::optim::{self as cpu, AdamStep};
+use ddr_engine::device::cpu::optim as cpu;
 use ddr_engine::device::cuda::optim as cuda;
+use ddr_engine::device::AdamStep;
 use ddr_engine::Rng;
 
 #[test]

@@ -30,7 +30,7 @@ fn pixel_shuffle_kernels_match_cpu_reference() {
 
         let dy = uniform(&mut rng, len, -1.0, 1.0);
         let mut want_dx = vec![0f32; len];
-        cpu::pixel_shuffle_bwd_f32(h, w, r, &dy, &mut want_dx);
+        cpu::pixel_shuffle_bwd_f32(c, h, w, r, &dy, &mut want_dx);
         let gdy = dev.upload(&dy).unwrap();
         let mut dx = poisoned(&dev, len);
         cuda::pixel_shuffle_bwd_f32(&dev, c, h, w, r, &gdy.dev_view(), &mut dx.dev_view_mut()).unwrap();

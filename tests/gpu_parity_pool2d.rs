@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_bits_equal, gpu_or_skip, poisoned, uniform};
-use ddr_engine::device::cpu::pool as cpu;
+use ddr_engine::device::cpu::pool2d as cpu;
 use ddr_engine::device::cuda::pool2d as cuda;
 use ddr_engine::Rng;
 

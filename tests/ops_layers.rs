@@ -6,7 +6,7 @@ mod common;
 
 use common::gradcheck::{check, dot};
 use common::{naive, uniform};
-use ddr_engine::device::cpu::conv2d::Conv2dGeom;
+use ddr_engine::device::Conv2dGeom;
 use ddr_engine::ops::{self, conv2d::Conv2dSpec};
 use ddr_engine::tensor::{Slice, SliceMut};
 use ddr_engine::{Device, Rng, Tensor};
@@ -238,7 +238,7 @@ fn maxpool_forward_and_gradient() {
     // Distinct values 0.05 apart: a +-h perturbation never changes which input wins a window.
     let mut x: Vec<f32> = (0..n * c * h * w).map(|k| k as f32 * 0.05 - 6.0).collect();
     rng.shuffle(&mut x);
-    let y = ops::pool::maxpool2_fwd(&t(&x, &s)).unwrap();
+    let y = ops::pool2d::maxpool2_fwd(&t(&x, &s)).unwrap();
     assert_eq!(y.shape(), [n, c, 3, 3]);
     for p in 0..n * c {
         for oy in 0..3 {
@@ -252,9 +252,9 @@ fn maxpool_forward_and_gradient() {
         }
     }
     let r = uniform(&mut rng, y.numel(), -1.0, 1.0);
-    let dx = ops::pool::maxpool2_bwd(&t(&x, &s), &t(&r, y.shape())).unwrap();
+    let dx = ops::pool2d::maxpool2_bwd(&t(&x, &s), &t(&r, y.shape())).unwrap();
     check("maxpool dx", &x, dx.cpu().unwrap(), 252, |v| {
-        dot(ops::pool::maxpool2_fwd(&t(v, &s)).unwrap().cpu().unwrap(), &r)
+        dot(ops::pool2d::maxpool2_fwd(&t(v, &s)).unwrap().cpu().unwrap(), &r)
     });
 }
 

@@ -5,8 +5,11 @@
 //! `cuda::elementwise::relu_fwd` compute the same thing, and `kernels/elementwise.cu` holds the
 //! CUDA source of the latter. `crate::ops` dispatches on where a tensor lives.
 
+mod args;
 pub mod cpu;
 pub mod cuda;
+
+pub use args::{AdamStep, Conv2dGeom};
 
 use crate::Result;
 use anyhow::bail;
@@ -69,10 +72,6 @@ impl Device {
                 Err(_) => Device::Cpu,
             }),
         }
-    }
-
-    pub fn is_cuda(&self) -> bool {
-        matches!(self, Device::Cuda(_))
     }
 
     pub fn same(&self, other: &Device) -> bool {

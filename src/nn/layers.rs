@@ -228,11 +228,11 @@ pub struct MaxPool2 {
 impl Layer for MaxPool2 {
     fn forward(&mut self, _p: &mut Params, x: &Tensor, pass: Pass) -> Result<Tensor> {
         self.saved_x = pass.record.then(|| x.clone());
-        ops::pool::maxpool2_fwd(x)
+        ops::pool2d::maxpool2_fwd(x)
     }
     fn backward(&mut self, _p: &mut Params, dy: &Tensor, want: Want) -> Result<Option<Tensor>> {
         let x = self.saved_x.take().ok_or_else(|| not_recorded("maxpool2"))?;
-        want.input.then(|| ops::pool::maxpool2_bwd(&x, dy)).transpose()
+        want.input.then(|| ops::pool2d::maxpool2_bwd(&x, dy)).transpose()
     }
 }
 

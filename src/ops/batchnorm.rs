@@ -2,7 +2,7 @@
 //! model's parameter and buffer storage.
 
 use super::device_mismatch;
-use crate::device::cpu::batchnorm::{self as cpu, BatchStats};
+use crate::device::cpu::batchnorm as cpu;
 use crate::device::cuda::batchnorm as cuda;
 use crate::tensor::{Slice, SliceMut, Tensor};
 use crate::Result;
@@ -34,7 +34,7 @@ pub fn batchnorm_train_fwd(
     let mut stats = Tensor::uninit(&[2, c], &x.device())?;
     match (x.view(), gamma, beta, y.view_mut()?, stats.view_mut()?) {
         (Slice::Cpu(x), Slice::Cpu(g), Slice::Cpu(b), SliceMut::Cpu(y), SliceMut::Cpu(st)) => {
-            let s = cpu::batchnorm_train_fwd_f32(
+            cpu::batchnorm_train_fwd_f32(
                 n,
                 c,
                 hw,
@@ -46,9 +46,8 @@ pub fn batchnorm_train_fwd(
                 running_mean.as_cpu()?,
                 running_var.as_cpu()?,
                 y,
-            );
-            st[..c].copy_from_slice(&s.mean);
-            st[c..].copy_from_slice(&s.inv_std);
+                st,
+            )
         }
         (
             Slice::Cuda(x, d),
@@ -117,17 +116,9 @@ pub fn batchnorm_train_bwd(
     let mut dx = Tensor::uninit(x.shape(), &x.device())?;
     match (x.view(), dy.view(), gamma, saved.stats.view(), dx.view_mut()?) {
         (Slice::Cpu(x), Slice::Cpu(dy), Slice::Cpu(g), Slice::Cpu(st), SliceMut::Cpu(dx)) => {
-            let stats = BatchStats { mean: st[..c].to_vec(), inv_std: st[c..].to_vec() };
-            let (mut dg_tmp, mut db_tmp) = (vec![0f32; c], vec![0f32; c]);
-            let dg = match dgamma {
-                Some(s) => s.as_cpu()?,
-                None => &mut dg_tmp,
-            };
-            let db = match dbeta {
-                Some(s) => s.as_cpu()?,
-                None => &mut db_tmp,
-            };
-            cpu::batchnorm_train_bwd_f32(n, c, hw, x, dy, g, &stats, dx, dg, db)
+            let dg = dgamma.map(|s| s.as_cpu()).transpose()?;
+            let db = dbeta.map(|s| s.as_cpu()).transpose()?;
+            cpu::batchnorm_train_bwd_f32(n, c, hw, x, dy, g, st, dx, dg, db)
         }
         (
             Slice::Cuda(x, d),

@@ -2,8 +2,9 @@
 //! buffer, square kernels, the same stride and zero padding on both axes.
 
 use super::device_mismatch;
-use crate::device::cpu::conv2d::{self as cpu, Conv2dGeom};
+use crate::device::cpu::conv2d as cpu;
 use crate::device::cuda::conv2d as cuda;
+use crate::device::Conv2dGeom;
 use crate::tensor::{Slice, SliceMut, Tensor};
 use crate::Result;
 use anyhow::{bail, ensure};

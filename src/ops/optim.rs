@@ -6,7 +6,7 @@ use crate::tensor::{Slice, SliceMut};
 use crate::Result;
 use anyhow::{bail, ensure};
 
-pub use crate::device::cpu::optim::AdamStep;
+pub use crate::device::AdamStep;
 
 /// One Adam step: updates `p`, `m`, `v` in place from gradient `g`.
 pub fn adam_step(

@@ -30,7 +30,7 @@ pub fn pixel_shuffle_bwd(dy: &Tensor, r: usize) -> Result<Tensor> {
     let (h, w) = (hr / r, wr / r);
     let mut dx = Tensor::uninit(&[n, c * r * r, h, w], &dy.device())?;
     match (dy.view(), dx.view_mut()?) {
-        (Slice::Cpu(dy), SliceMut::Cpu(dx)) => cpu::pixel_shuffle_bwd_f32(h, w, r, dy, dx),
+        (Slice::Cpu(dy), SliceMut::Cpu(dx)) => cpu::pixel_shuffle_bwd_f32(c, h, w, r, dy, dx),
         (Slice::Cuda(dy, d), SliceMut::Cuda(mut dx, _)) => {
             cuda::pixel_shuffle_bwd_f32(d, c, h, w, r, &dy, &mut dx)?
         }

@@ -1,7 +1,7 @@
 //! Plain-loop references in f64 for the CPU ops: obviously correct, slow, test-only.
 #![allow(dead_code)]
 
-use ddr_engine::device::cpu::conv2d::Conv2dGeom;
+use ddr_engine::device::Conv2dGeom;
 
 fn at(x: &[f32], g: &Conv2dGeom, n: usize, c: usize, ih: isize, iw: isize) -> f64 {
     if ih < 0 || iw < 0 || ih as usize >= g.h || iw as usize >= g.w {

@@ -6,17 +6,12 @@
 
 use rayon::prelude::*;
 
-/// What the backward pass needs from a train-mode forward: per-channel mean and 1/sqrt(var+eps).
-pub struct BatchStats {
-    pub mean: Vec<f32>,
-    pub inv_std: Vec<f32>,
-}
-
 fn plane(x: &[f32], img: usize, ch: usize, c: usize, hw: usize) -> &[f32] {
     &x[(img * c + ch) * hw..][..hw]
 }
 
-/// Train-mode forward. `x`, `y`: `[n, c, hw]`; `gamma`, `beta`, `running_*`: `[c]`.
+/// Train-mode forward. `x`, `y`: `[n, c, hw]`; `gamma`, `beta`, `running_*`: `[c]`; `stats`:
+/// `[2, c]`, written with what the backward pass needs: per-channel mean, then 1/sqrt(var+eps).
 pub fn batchnorm_train_fwd_f32(
     n: usize,
     c: usize,
@@ -29,9 +24,10 @@ pub fn batchnorm_train_fwd_f32(
     running_mean: &mut [f32],
     running_var: &mut [f32],
     y: &mut [f32],
-) -> BatchStats {
+    stats: &mut [f32],
+) {
     let m = (n * hw) as f64;
-    let stats: Vec<(f32, f32, f64)> = (0..c)
+    let per_channel: Vec<(f32, f32, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
             let sum: f64 =
@@ -44,14 +40,16 @@ pub fn batchnorm_train_fwd_f32(
             (mean as f32, (1.0 / (var + eps as f64).sqrt()) as f32, var)
         })
         .collect();
-    for (ch, &(mean, _, var)) in stats.iter().enumerate() {
+    for (ch, &(mean, _, var)) in per_channel.iter().enumerate() {
         let unbiased = if m > 1.0 { var * m / (m - 1.0) } else { var };
         running_mean[ch] = (1.0 - momentum) * running_mean[ch] + momentum * mean;
         running_var[ch] = (1.0 - momentum) * running_var[ch] + momentum * unbiased as f32;
     }
-    let (mean, inv_std): (Vec<f32>, Vec<f32>) = stats.iter().map(|s| (s.0, s.1)).unzip();
-    normalise(n, c, hw, x, &mean, &inv_std, gamma, beta, y);
-    BatchStats { mean, inv_std }
+    let (mean, inv_std) = stats.split_at_mut(c);
+    for (ch, &(m, istd, _)) in per_channel.iter().enumerate() {
+        (mean[ch], inv_std[ch]) = (m, istd);
+    }
+    normalise(n, c, hw, x, mean, inv_std, gamma, beta, y);
 }
 
 /// Eval-mode forward with the running statistics.
@@ -90,7 +88,8 @@ fn normalise(
     });
 }
 
-/// Train-mode backward: `dx` (overwritten), `dgamma += sum(dy * xhat)`, `dbeta += sum(dy)`.
+/// Train-mode backward: `dx` (overwritten), `dgamma += sum(dy * xhat)`, `dbeta += sum(dy)` when
+/// given (a frozen layer passes `None`); `stats` as [`batchnorm_train_fwd_f32`] wrote them.
 pub fn batchnorm_train_bwd_f32(
     n: usize,
     c: usize,
@@ -98,16 +97,17 @@ pub fn batchnorm_train_bwd_f32(
     x: &[f32],
     dy: &[f32],
     gamma: &[f32],
-    stats: &BatchStats,
+    stats: &[f32],
     dx: &mut [f32],
-    dgamma: &mut [f32],
-    dbeta: &mut [f32],
+    dgamma: Option<&mut [f32]>,
+    dbeta: Option<&mut [f32]>,
 ) {
     let m = (n * hw) as f64;
+    let (mean, inv_std) = stats.split_at(c);
     let sums: Vec<(f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            let (mean, istd) = (stats.mean[ch] as f64, stats.inv_std[ch] as f64);
+            let (mean, istd) = (mean[ch] as f64, inv_std[ch] as f64);
             let (mut sdy, mut sdyx) = (0f64, 0f64);
             for i in 0..n {
                 for (&d, &v) in plane(dy, i, ch, c, hw).iter().zip(plane(x, i, ch, c, hw)) {
@@ -118,13 +118,15 @@ pub fn batchnorm_train_bwd_f32(
             (sdy, sdyx)
         })
         .collect();
-    for (ch, &(sdy, sdyx)) in sums.iter().enumerate() {
-        dbeta[ch] += sdy as f32;
-        dgamma[ch] += sdyx as f32;
+    if let Some(dbeta) = dbeta {
+        dbeta.iter_mut().zip(&sums).for_each(|(d, &(sdy, _))| *d += sdy as f32);
+    }
+    if let Some(dgamma) = dgamma {
+        dgamma.iter_mut().zip(&sums).for_each(|(d, &(_, sdyx))| *d += sdyx as f32);
     }
     dx.par_chunks_mut(hw).enumerate().for_each(|(i, dxo)| {
         let (img, ch) = (i / c, i % c);
-        let (mean, istd) = (stats.mean[ch], stats.inv_std[ch]);
+        let (mean, istd) = (mean[ch], inv_std[ch]);
         let (sdy, sdyx) = ((sums[ch].0 / m) as f32, (sums[ch].1 / m) as f32);
         let k = gamma[ch] * istd;
         for ((d, &g), &v) in dxo.iter_mut().zip(plane(dy, img, ch, c, hw)).zip(plane(x, img, ch, c, hw)) {

@@ -13,63 +13,8 @@
 //! reproducible.
 
 use super::gemm::{gemm, PackA, PackB, Strided, MR, NR};
+use crate::device::Conv2dGeom;
 use rayon::prelude::*;
-
-/// Shapes of one convolution: input `[n, c_in, h, w]`, weight `[c_out, c_in, kh, kw]`, the same
-/// stride and zero padding along both axes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dGeom {
-    pub n: usize,
-    pub c_in: usize,
-    pub h: usize,
-    pub w: usize,
-    pub c_out: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: usize,
-    pub pad: usize,
-}
-
-impl Conv2dGeom {
-    pub fn ho(&self) -> usize {
-        (self.h + 2 * self.pad - self.kh) / self.stride + 1
-    }
-    pub fn wo(&self) -> usize {
-        (self.w + 2 * self.pad - self.kw) / self.stride + 1
-    }
-    /// Elements of one input image, one output image, the weight.
-    pub fn in_len(&self) -> usize {
-        self.c_in * self.h * self.w
-    }
-    pub fn out_len(&self) -> usize {
-        self.c_out * self.ho() * self.wo()
-    }
-    pub fn weight_len(&self) -> usize {
-        self.c_out * self.c_in * self.kh * self.kw
-    }
-    /// Rows of the im2col matrix: `c_in * kh * kw`.
-    pub fn ckk(&self) -> usize {
-        self.c_in * self.kh * self.kw
-    }
-    /// Checks that the kernel fits the padded input and nothing is zero.
-    pub fn validate(&self) -> crate::Result<()> {
-        let g = self;
-        anyhow::ensure!(
-            g.n > 0 && g.c_in > 0 && g.c_out > 0 && g.kh > 0 && g.kw > 0 && g.stride > 0,
-            "conv2d: zero-sized dimension in {g:?}"
-        );
-        anyhow::ensure!(
-            g.h + 2 * g.pad >= g.kh && g.w + 2 * g.pad >= g.kw,
-            "conv2d: a {}x{} kernel does not fit a {}x{} input padded by {}",
-            g.kh,
-            g.kw,
-            g.h,
-            g.w,
-            g.pad
-        );
-        Ok(())
-    }
-}
 
 /// The im2col matrix of one image, `B[(c, i, j), (oh, ow)] = x[c, oh*s - pad + i, ow*s - pad + j]`
 /// (zero outside the image), packed on demand. As a [`PackB`] its columns are output pixels; as
@@ -253,9 +198,9 @@ fn stripes(count: usize, unit: usize, min_tasks: usize) -> usize {
 /// `y = conv2d(x, w) + b`. `x`: `[n, c_in, h, w]`, `w`: `[c_out, c_in, kh, kw]`, `b`: `[c_out]`,
 /// `y`: `[n, c_out, ho, wo]` (overwritten).
 pub fn conv2d_fwd_f32(g: &Conv2dGeom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
-    assert_eq!(x.len(), g.n * g.in_len());
-    assert_eq!(w.len(), g.weight_len());
-    assert_eq!(y.len(), g.n * g.out_len());
+    debug_assert_eq!(x.len(), g.n * g.in_len());
+    debug_assert_eq!(w.len(), g.weight_len());
+    debug_assert_eq!(y.len(), g.n * g.out_len());
     let plane = g.ho() * g.wo();
     let (m, k) = (g.c_out, g.ckk());
     // One task per (image, pixel stripe); stripes only when there are fewer images than threads.
@@ -298,9 +243,9 @@ impl<B: PackB> PackB for ShiftedB<'_, B> {
 
 /// `dx = d(sum(dy * conv2d(x, w))) / dx` (overwritten).
 pub fn conv2d_bwd_input_f32(g: &Conv2dGeom, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-    assert_eq!(dy.len(), g.n * g.out_len());
-    assert_eq!(w.len(), g.weight_len());
-    assert_eq!(dx.len(), g.n * g.in_len());
+    debug_assert_eq!(dy.len(), g.n * g.out_len());
+    debug_assert_eq!(w.len(), g.weight_len());
+    debug_assert_eq!(dx.len(), g.n * g.in_len());
     if g.stride == 1 && g.pad < g.kh.min(g.kw) && g.kh == g.kw {
         // A stride-1 convolution's input gradient is a full convolution of dy with the kernel
         // rotated by 180 degrees and in/out channels swapped.
@@ -369,9 +314,9 @@ pub fn conv2d_bwd_input_col2im(g: &Conv2dGeom, dy: &[f32], w: &[f32], dx: &mut [
 
 /// `dw += d(sum(dy * conv2d(x, w))) / dw` and `db += sum of dy over batch and pixels`.
 pub fn conv2d_bwd_weight_f32(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f32], db: Option<&mut [f32]>) {
-    assert_eq!(x.len(), g.n * g.in_len());
-    assert_eq!(dy.len(), g.n * g.out_len());
-    assert_eq!(dw.len(), g.weight_len());
+    debug_assert_eq!(x.len(), g.n * g.in_len());
+    debug_assert_eq!(dy.len(), g.n * g.out_len());
+    debug_assert_eq!(dw.len(), g.weight_len());
     let plane = g.ho() * g.wo();
     let (o, ckk, np) = (g.c_out, g.ckk(), g.n * plane);
     // dy^T as [n*plane, c_out] so that B panels are contiguous copies.
@@ -393,7 +338,7 @@ pub fn conv2d_bwd_weight_f32(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw: &mut [f3
         }
     }
     if let Some(db) = db {
-        assert_eq!(db.len(), o);
+        debug_assert_eq!(db.len(), o);
         db.par_iter_mut().enumerate().for_each(|(oc, dbo)| {
             let mut s = 0f64;
             for img in 0..g.n {

@@ -4,7 +4,7 @@ use super::ELEMENTWISE_CHUNK as CHUNK;
 use rayon::prelude::*;
 
 fn map1(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
-    assert_eq!(x.len(), y.len());
+    debug_assert_eq!(x.len(), y.len());
     if y.len() <= CHUNK {
         y.iter_mut().zip(x).for_each(|(y, &x)| *y = f(x));
     } else {
@@ -15,7 +15,7 @@ fn map1(x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
 }
 
 fn map2(a: &[f32], b: &[f32], y: &mut [f32], f: impl Fn(f32, f32) -> f32 + Sync) {
-    assert!(a.len() == y.len() && b.len() == y.len());
+    debug_assert!(a.len() == y.len() && b.len() == y.len());
     let body = |y: &mut [f32], a: &[f32], b: &[f32]| {
         for i in 0..y.len() {
             y[i] = f(a[i], b[i]);
@@ -37,7 +37,7 @@ pub fn scale_f32(x: &[f32], a: f32, y: &mut [f32]) {
 
 /// y += a * x
 pub fn axpy_f32(a: f32, x: &[f32], y: &mut [f32]) {
-    assert_eq!(x.len(), y.len());
+    debug_assert_eq!(x.len(), y.len());
     let body = |y: &mut [f32], x: &[f32]| y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
     if y.len() <= CHUNK {
         body(y, x);

@@ -14,7 +14,7 @@ fn reduce(
     f: impl Fn(f32, f32) -> f64 + Sync,
     g: impl Fn(f32, f32) -> f32 + Sync,
 ) -> f64 {
-    assert!(pred.len() == target.len() && pred.len() == grad.len());
+    debug_assert!(pred.len() == target.len() && pred.len() == grad.len());
     let partial: Vec<f64> = grad
         .par_chunks_mut(CHUNK)
         .zip(pred.par_chunks(CHUNK).zip(target.par_chunks(CHUNK)))

@@ -13,7 +13,7 @@ pub mod linear;
 pub mod loss;
 pub mod optim;
 pub mod pixel_shuffle;
-pub mod pool;
+pub mod pool2d;
 pub mod tsne;
 pub mod upsample;
 

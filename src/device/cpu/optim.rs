@@ -1,19 +1,8 @@
 //! Optimiser updates over flat parameter buffers: one pass each.
 
 use super::ELEMENTWISE_CHUNK as CHUNK;
+use crate::device::AdamStep;
 use rayon::prelude::*;
-
-/// Hyper-parameters of one Adam step (PyTorch's `torch.optim.Adam`, L2 weight decay added to the
-/// gradient). `step` counts from 1.
-#[derive(Clone, Copy, Debug)]
-pub struct AdamStep {
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-    pub step: u64,
-}
 
 /// `p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)` after updating the moments, in PyTorch's
 /// operation order so results agree to rounding.

@@ -7,7 +7,7 @@
 use super::gemm::{ensure_len, gemm_cfg, split_k, splitk_add, to_i32};
 use super::CudaDevice;
 use super::{DevView, DevViewMut};
-use crate::device::cpu::conv2d::Conv2dGeom;
+use crate::device::Conv2dGeom;
 use crate::Result;
 use cudarc::driver::LaunchConfig;
 

@@ -21,7 +21,7 @@ macro_rules! launch {
 }
 
 mod gemm;
-mod pool;
+mod memory_pool;
 pub mod registry;
 mod view;
 
@@ -37,7 +37,7 @@ pub mod tsne;
 pub mod upsample;
 
 pub use gemm::ConvMath;
-pub use pool::CudaBuf;
+pub use memory_pool::CudaBuf;
 pub use view::{DevView, DevViewMut};
 
 use crate::Result;
@@ -141,7 +141,7 @@ pub struct CudaDevice {
     stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
-    pool: Arc<pool::Pool>,
+    pool: Arc<memory_pool::Pool>,
     /// The [`ConvMath`] of the GEMM-shaped kernels, as its `u8` tag.
     conv_math: AtomicU8,
 }
@@ -174,7 +174,7 @@ impl CudaDevice {
                 name: gpus[ordinal].name.clone(),
                 sm_count,
                 ctx,
-                pool: Arc::new(pool::Pool::new(stream.clone())),
+                pool: Arc::new(memory_pool::Pool::new(stream.clone())),
                 stream,
                 modules: Mutex::new(HashMap::new()),
                 functions: Mutex::new(HashMap::new()),
@@ -265,11 +265,6 @@ impl CudaDevice {
             .map_err(|e| anyhow!("device-to-host copy failed: {e}"))?;
         self.synchronize()?;
         Ok(out)
-    }
-
-    /// Bytes the pool holds for reuse (not in use by any tensor).
-    pub fn pooled_bytes(&self) -> usize {
-        self.pool.idle_bytes()
     }
 
     /// A 1-D launch shape for a grid-stride loop over `n` elements.

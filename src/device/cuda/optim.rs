@@ -3,7 +3,7 @@
 use super::gemm::ensure_len;
 use super::CudaDevice;
 use super::{DevView, DevViewMut};
-use crate::device::cpu::optim::AdamStep;
+use crate::device::AdamStep;
 use crate::Result;
 
 /// One Adam step on `p` with moments `m`, `v`, in PyTorch's operation order.

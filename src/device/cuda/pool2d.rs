@@ -1,4 +1,4 @@
-//! Launchers for `kernels/pool2d.cu`, mirroring `device::cpu::pool`.
+//! Launchers for `kernels/pool2d.cu`, mirroring `device::cpu::pool2d`.
 
 use super::gemm::{ensure_len, to_i32};
 use super::CudaDevice;

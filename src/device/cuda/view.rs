@@ -76,12 +76,4 @@ impl<'a> DevViewMut<'a> {
         let b = DevViewMut { ptr: self.ptr + mid as u64 * F32, len: self.len - mid, _m: PhantomData };
         (DevViewMut { ptr: self.ptr, len: mid, _m: PhantomData }, b)
     }
-    /// A shorter-lived writable view of the same memory.
-    pub fn reborrow(&mut self) -> DevViewMut<'_> {
-        DevViewMut { ptr: self.ptr, len: self.len, _m: PhantomData }
-    }
-    /// A read-only view of the same memory.
-    pub fn as_view(&self) -> DevView<'_> {
-        DevView { ptr: self.ptr, len: self.len, _m: PhantomData }
-    }
 }

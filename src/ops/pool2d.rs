@@ -1,7 +1,7 @@
 //! 2x2 max pooling, stride 2.
 
 use super::device_mismatch;
-use crate::device::{cpu::pool as cpu, cuda::pool2d as cuda};
+use crate::device::{cpu::pool2d as cpu, cuda::pool2d as cuda};
 use crate::tensor::{Slice, SliceMut, Tensor};
 use crate::Result;
 use anyhow::{bail, ensure};

@@ -9,13 +9,11 @@ use crate::Result;
 use anyhow::anyhow;
 use cudarc::driver::{CudaSlice, CudaStream, CudaView, CudaViewMut};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(super) struct Pool {
     stream: Arc<CudaStream>,
     free: Mutex<HashMap<usize, Vec<CudaSlice<f32>>>>,
-    idle_bytes: AtomicUsize,
 }
 
 /// Rounds a request up so that nearby sizes share buffers: to 256 elements below 64 Ki, above that
@@ -31,17 +29,14 @@ fn capacity_for(len: usize) -> usize {
 
 impl Pool {
     pub(super) fn new(stream: Arc<CudaStream>) -> Self {
-        Pool { stream, free: Mutex::new(HashMap::new()), idle_bytes: AtomicUsize::new(0) }
+        Pool { stream, free: Mutex::new(HashMap::new()) }
     }
 
     pub(super) fn take(self: &Arc<Self>, len: usize) -> Result<CudaBuf> {
         let cap = capacity_for(len);
         let reused = self.free.lock().unwrap().get_mut(&cap).and_then(Vec::pop);
         let slice = match reused {
-            Some(s) => {
-                self.idle_bytes.fetch_sub(cap * 4, Ordering::Relaxed);
-                s
-            }
+            Some(s) => s,
             // SAFETY: f32 has no invalid bit patterns; callers treat the contents as undefined.
             None => unsafe { self.stream.alloc::<f32>(cap) }
                 .map_err(|e| anyhow!("cannot allocate {} MiB on the GPU: {e}", (cap * 4) >> 20))?,
@@ -51,12 +46,7 @@ impl Pool {
 
     fn give_back(&self, slice: CudaSlice<f32>) {
         let cap = slice.len();
-        self.idle_bytes.fetch_add(cap * 4, Ordering::Relaxed);
         self.free.lock().unwrap().entry(cap).or_default().push(slice);
-    }
-
-    pub(super) fn idle_bytes(&self) -> usize {
-        self.idle_bytes.load(Ordering::Relaxed)
     }
 }
 

@@ -10,6 +10,7 @@ mod common;
 
 use common::{naive, uniform};
 use ddr_engine::device::cpu::conv2d::*;
+use ddr_engine::device::Conv2dGeom;
 use ddr_engine::Rng;
 
 fn geoms() -> Vec<Conv2dGeom> {
