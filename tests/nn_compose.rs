@@ -94,7 +94,7 @@ fn whole_network_gradients_match_finite_differences() {
     // depend on them, so repeated forwards are a pure function of (theta, x).
     let loss = |theta: &[f32], x: &[f32]| {
         let (mut net, mut q) = make();
-        q.values = Tensor::from_slice(theta, &[theta.len()], &Device::Cpu).unwrap();
+        q.load_values(theta).unwrap();
         let y = net.forward(&mut q, &Tensor::from_slice(x, &xs, &Device::Cpu).unwrap(), Pass::TRAIN).unwrap();
         dot(y.cpu().unwrap(), &r)
     };

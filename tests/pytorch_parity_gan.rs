@@ -53,8 +53,8 @@ fn discriminator_in_train_mode_matches_pytorch() {
     for s in p.buffer_specs() {
         buffers[s.range()].copy_from_slice(&tensor(&w, &s.name).0);
     }
-    p.values = Tensor::from_vec(values, &[p.len()], &dev).unwrap();
-    p.buffers = Tensor::from_vec(buffers, &[p.buffers.numel()], &dev).unwrap();
+    p.load_values(&values).unwrap();
+    p.load_buffers(&buffers).unwrap();
 
     let (x, xs) = tensor(&io, "input");
     let logits = d.forward(&mut p, &Tensor::from_vec(x, &xs, &dev).unwrap(), Pass::TRAIN).unwrap();

@@ -33,7 +33,7 @@ fn run(tag: &str) {
     let io = SafeTensors::deserialize(&bytes).unwrap();
     let dev = Device::Cpu;
     let (mut net, mut p) = ck.arch.build(&dev, 0).unwrap();
-    p.values = Tensor::from_slice(ck.weights(WeightSet::Raw), &[ck.params.len()], &dev).unwrap();
+    p.load_values(ck.weights(WeightSet::Raw)).unwrap();
 
     let (x, xs) = tensor(&io, "input");
     let (want, _) = tensor(&io, "output");

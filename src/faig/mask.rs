@@ -26,11 +26,12 @@ pub fn outputs(
     images: &[TestImage],
     dev: &Device,
 ) -> Result<(Vec<Image>, Vec<Image>)> {
-    p.values = values.clone();
-    let mut run = |lr: &Image| super_resolve(net, p, lr, dev, None);
-    let blur = images.iter().map(|i| run(&i.blur)).collect::<Result<_>>()?;
-    let noise = images.iter().map(|i| run(&i.noise)).collect::<Result<_>>()?;
-    Ok((blur, noise))
+    p.with_values(values, |p| {
+        let mut run = |lr: &Image| super_resolve(net, p, lr, dev, None);
+        let blur = images.iter().map(|i| run(&i.blur)).collect::<Result<_>>()?;
+        let noise = images.iter().map(|i| run(&i.noise)).collect::<Result<_>>()?;
+        Ok((blur, noise))
+    })
 }
 
 /// How a network with masked filters differs from the target on one kind of input.

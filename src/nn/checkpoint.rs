@@ -18,7 +18,6 @@ use super::params::ParamSpec;
 use super::Params;
 use crate::device::Device;
 use crate::io::write_atomic;
-use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::{bail, Context};
 use safetensors::{Dtype, SafeTensors};
@@ -68,8 +67,8 @@ impl Checkpoint {
     /// `which` weights and the buffers (BatchNorm statistics) loaded.
     pub fn instantiate(&self, dev: &Device, which: WeightSet) -> Result<(Box<dyn SrNet>, Params)> {
         let (net, mut p) = self.arch.build(dev, 0)?;
-        p.values = Tensor::from_slice(self.weights(which), &[self.params.len()], dev)?;
-        p.buffers = Tensor::from_slice(&self.buffers, &[self.buffers.len()], dev)?;
+        p.load_values(self.weights(which))?;
+        p.load_buffers(&self.buffers)?;
         Ok((net, p))
     }
 }

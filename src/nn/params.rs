@@ -220,6 +220,59 @@ impl Params {
         Ok(())
     }
 
+    /// Replaces the values with `values` (same length, same device); returns the old ones.
+    pub fn set_values(&mut self, values: Tensor) -> Result<Tensor> {
+        ensure!(
+            values.numel() == self.len() && values.device().same(&self.device()),
+            "parameters: {} values on {} cannot replace {} on {}",
+            values.numel(),
+            values.device(),
+            self.len(),
+            self.device()
+        );
+        Ok(std::mem::replace(&mut self.values, values))
+    }
+
+    /// Replaces the values with a copy of `values` (same length), on the parameters' device.
+    pub fn load_values(&mut self, values: &[f32]) -> Result<()> {
+        let t = Tensor::from_slice(values, &[values.len()], &self.device())?;
+        self.set_values(t).map(drop)
+    }
+
+    /// Replaces the buffers (BatchNorm statistics) with a copy of `buffers` (same length).
+    pub fn load_buffers(&mut self, buffers: &[f32]) -> Result<()> {
+        ensure!(
+            buffers.len() == self.buffers.numel(),
+            "buffers: {} values cannot replace {}",
+            buffers.len(),
+            self.buffers.numel()
+        );
+        self.buffers = Tensor::from_slice(buffers, &[buffers.len()], &self.device())?;
+        Ok(())
+    }
+
+    /// Runs `f` with `weights` in place of the values, then puts the values back, also when `f`
+    /// fails (validation with EMA weights, FAIG's networks on the path).
+    pub fn with_values<R>(
+        &mut self,
+        weights: &Tensor,
+        f: impl FnOnce(&mut Params) -> Result<R>,
+    ) -> Result<R> {
+        let own = self.set_values(weights.clone())?;
+        let result = f(self);
+        self.values = own;
+        result
+    }
+
+    /// These parameters on `dev` without gradient storage: for a frozen network (a loss network),
+    /// whose parameter backward then fails loudly instead of training it.
+    pub fn into_frozen(mut self, dev: &Device) -> Result<Params> {
+        self.values = self.values.to_device(dev)?;
+        self.buffers = self.buffers.to_device(dev)?;
+        self.grads = Tensor::zeros(&[0], dev)?;
+        Ok(self)
+    }
+
     /// One Adam update of the values from the gradients, with the moments `m` and `v`.
     pub fn adam_step(&mut self, h: &AdamStep, m: &mut Tensor, v: &mut Tensor) -> Result<()> {
         adam_step(h, &mut self.values.view_mut()?, &self.grads.view(), &mut m.view_mut()?, &mut v.view_mut()?)
@@ -241,5 +294,40 @@ pub fn grads_pair(
             let (_, gb) = rest.split_at(b.offset - a.offset - a.len);
             Ok((ga, Some(gb)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        let mut b = ParamBuilder::new();
+        b.param("w", &[2, 3], Init::Ones);
+        b.buffer("running_mean", &[3], Init::Zeros);
+        b.build(&Device::Cpu, 0).unwrap()
+    }
+
+    #[test]
+    fn temporary_weights_are_put_back_even_when_the_run_fails() {
+        let mut p = params();
+        let other = Tensor::from_vec(vec![7.0; 6], &[6], &Device::Cpu).unwrap();
+        let seen = p.with_values(&other, |q| Ok(q.values.to_vec()?)).unwrap();
+        assert_eq!(seen, vec![7.0; 6]);
+        assert_eq!(p.values.to_vec().unwrap(), vec![1.0; 6]);
+        let failed: Result<()> = p.with_values(&other, |_| anyhow::bail!("the run failed"));
+        assert!(failed.is_err());
+        assert_eq!(p.values.to_vec().unwrap(), vec![1.0; 6]);
+    }
+
+    #[test]
+    fn replacing_values_or_buffers_of_another_length_is_an_error() {
+        let mut p = params();
+        assert!(p.load_values(&[0.0; 5]).is_err());
+        assert!(p.load_buffers(&[0.0; 4]).is_err());
+        p.load_values(&[2.0; 6]).unwrap();
+        p.load_buffers(&[3.0; 3]).unwrap();
+        assert_eq!(p.values.to_vec().unwrap(), vec![2.0; 6]);
+        assert_eq!(p.buffers.to_vec().unwrap(), vec![3.0; 3]);
     }
 }

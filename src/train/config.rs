@@ -193,7 +193,7 @@ fn default_batch() -> usize {
     16
 }
 fn default_workers() -> usize {
-    2
+    DataConfig::DEFAULT_WORKERS
 }
 fn default_val_crop() -> usize {
     256
@@ -220,7 +220,7 @@ fn default_ema() -> f32 {
     0.999
 }
 fn default_log_every() -> u64 {
-    10
+    RunConfig::DEFAULT_LOG_EVERY
 }
 fn default_pixel_weight() -> f32 {
     1e-2
@@ -239,6 +239,16 @@ fn default_d_nf() -> usize {
 }
 fn default_vgg19_widths() -> [usize; 5] {
     crate::nn::models::vgg19::FULL_WIDTHS
+}
+
+impl DataConfig {
+    /// Loader threads when the file does not say.
+    pub const DEFAULT_WORKERS: usize = 2;
+}
+
+impl RunConfig {
+    /// Log the loss every this many iterations when the file does not say.
+    pub const DEFAULT_LOG_EVERY: u64 = 10;
 }
 
 impl TrainConfig {

@@ -149,7 +149,7 @@ impl Gan {
     pub fn restore(&mut self, path: &Path) -> Result<()> {
         let stored = checkpoint::load_extra(path, "disc.")?;
         let dev = self.dp.device();
-        let fill = |group: &str, specs: &[crate::nn::params::ParamSpec], len: usize| -> Result<Tensor> {
+        let fill = |group: &str, specs: &[crate::nn::params::ParamSpec], len: usize| -> Result<Vec<f32>> {
             let mut v = vec![0f32; len];
             for s in specs {
                 let key = format!("{group}.{}", s.name);
@@ -165,11 +165,13 @@ impl Gan {
                 );
                 v[s.range()].copy_from_slice(&e.data);
             }
-            Tensor::from_vec(v, &[len], &dev)
+            Ok(v)
         };
         let n = self.dp.len();
-        self.dp.values = fill("params", self.dp.specs(), n)?;
-        self.dp.buffers = fill("buffers", self.dp.buffer_specs(), self.dp.buffers.numel())?;
+        let values = fill("params", self.dp.specs(), n)?;
+        self.dp.load_values(&values)?;
+        let buffers = fill("buffers", self.dp.buffer_specs(), self.dp.buffers.numel())?;
+        self.dp.load_buffers(&buffers)?;
         let moment = |k: &str| -> Result<Tensor> {
             let e = stored.get(k).with_context(|| format!("{}: no disc.{k}", path.display()))?;
             ensure!(e.shape == [n], "{}: disc.{k} has shape {:?}", path.display(), e.shape);

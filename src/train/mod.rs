@@ -4,8 +4,10 @@
 pub mod config;
 pub mod curves;
 pub mod gan;
+pub mod run;
 pub mod schedule;
 pub mod trainer;
 
 pub use config::TrainConfig;
-pub use trainer::{train, RunDir, Summary, TrainOptions};
+pub use run::{train, RunDir, Summary, TrainOptions};
+pub use trainer::Trainer;

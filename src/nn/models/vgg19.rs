@@ -70,10 +70,8 @@ impl Vgg19Features {
             values[w.start + c * 3 + c] = 1.0 / STD[c];
             values[bias.start + c] = -MEAN[c] / STD[c];
         }
-        p.values = Tensor::from_vec(values, &[p.len()], dev)?;
-        p.grads = Tensor::zeros(&[0], dev)?;
-        p.buffers = p.buffers.to_device(dev)?;
-        Ok(p)
+        p.load_values(&values)?;
+        p.into_frozen(dev)
     }
 
     /// Seeded random weights (torchvision's init) at the given widths; for tests and smoke runs.
