@@ -4,7 +4,7 @@
 //! benches/peers/faig.sh runs the reference procedure in PyTorch on the same workload.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ddr_engine::faig::{integrated_gradients, PathRule};
+use ddr_engine::faig::{integrated_gradients, ParamPath, PathRule};
 use ddr_engine::nn::models::Arch;
 use ddr_engine::nn::{Pass, Want};
 use ddr_engine::{ops, Device, Rng, Tensor};
@@ -34,26 +34,17 @@ fn faig(c: &mut Criterion) {
         &dev,
     )
     .unwrap();
+    let path = ParamPath { base: &base, target: &target, steps: STEPS, rule: PathRule::Reference };
     let mut g = c.benchmark_group("faig_cpu");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     g.bench_function(format!("msrresnet_nf32_nb8_x2_lr64/faig_{STEPS}steps_x2deg"), |b| {
         b.iter(|| {
             for _ in 0..2 {
-                integrated_gradients(
-                    net.as_mut(),
-                    &mut p,
-                    &base,
-                    &target,
-                    &x,
-                    &y,
-                    STEPS,
-                    PathRule::Reference,
-                )
-                .unwrap();
+                integrated_gradients(net.as_mut(), &mut p, &path, &x, &y).unwrap();
             }
         })
     });
-    p.values = target.clone();
+    p.set_values(target.clone()).unwrap();
     g.bench_function(format!("msrresnet_nf32_nb8_x2_lr64/plain_{}_fwd_bwd", 2 * STEPS), |b| {
         b.iter(|| {
             for _ in 0..2 * STEPS {

@@ -6,7 +6,7 @@
 //! relative, so differences below 3e-4 are not resolvable and count as converged.
 
 use ddr_engine::faig::integrate::loss_at;
-use ddr_engine::faig::{integrated_gradients, PathRule};
+use ddr_engine::faig::{integrated_gradients, ParamPath, PathRule};
 use ddr_engine::nn::models::Arch;
 use ddr_engine::{Device, Rng, Tensor};
 
@@ -25,8 +25,9 @@ fn integrated_gradients_sum_to_the_loss_difference() {
     let y = Tensor::from_vec((0..3 * 20 * 24).map(|_| rng.uniform_f32()).collect(), &[1, 3, 20, 24], &dev)
         .unwrap();
 
-    let l1 = loss_at(net.as_mut(), &mut p, &base, &target, &x, &y, 1.0).unwrap();
-    let l0 = loss_at(net.as_mut(), &mut p, &base, &target, &x, &y, 0.0).unwrap();
+    let ends = ParamPath { base: &base, target: &target, steps: 1, rule: PathRule::Reference };
+    let l1 = loss_at(net.as_mut(), &mut p, &ends, &x, &y, 1.0).unwrap();
+    let l0 = loss_at(net.as_mut(), &mut p, &ends, &x, &y, 0.0).unwrap();
     let want = l1 - l0;
     assert!(want.abs() > 1.0, "the path must change the loss for the check to mean anything ({want})");
     let delta: Vec<f64> =
@@ -35,7 +36,8 @@ fn integrated_gradients_sum_to_the_loss_difference() {
     for rule in [PathRule::Reference, PathRule::Midpoint] {
         let mut errors = Vec::new();
         for steps in [4, 16, 64, 256] {
-            let g = integrated_gradients(net.as_mut(), &mut p, &base, &target, &x, &y, steps, rule).unwrap();
+            let path = ParamPath { base: &base, target: &target, steps, rule };
+            let g = integrated_gradients(net.as_mut(), &mut p, &path, &x, &y).unwrap();
             let total: f64 = g.to_vec().unwrap().iter().zip(&delta).map(|(&g, d)| g as f64 * d).sum();
             errors.push(((total - want) / want).abs());
         }

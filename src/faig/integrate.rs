@@ -29,9 +29,26 @@ impl PathRule {
     }
 }
 
-/// Points `p` at `base + alpha (target - base)`.
-pub fn set_path_point(p: &mut Params, base: &Tensor, target: &Tensor, alpha: f32) -> Result<()> {
-    ops::optim::lerp(&base.view(), &target.view(), alpha, &mut p.values.view_mut()?)
+/// FAIG's straight path in parameter space from the baseline network's flat parameters to the
+/// target's, sampled at `steps` points placed by `rule`.
+#[derive(Clone, Copy)]
+pub struct ParamPath<'a> {
+    pub base: &'a Tensor,
+    pub target: &'a Tensor,
+    pub steps: usize,
+    pub rule: PathRule,
+}
+
+impl ParamPath<'_> {
+    /// Points `p` at `base + alpha (target - base)`.
+    pub fn set_point(&self, p: &mut Params, alpha: f32) -> Result<()> {
+        ops::optim::lerp(&self.base.view(), &self.target.view(), alpha, &mut p.values.view_mut()?)
+    }
+
+    /// `target - base`, what the path gradients are multiplied by.
+    pub fn delta(&self) -> Result<Vec<f32>> {
+        Ok(self.target.to_vec()?.iter().zip(self.base.to_vec()?).map(|(t, b)| t - b).collect())
+    }
 }
 
 /// The mean over the path of dL/dgamma for the sum-of-squared-errors loss of `net(x)` against
@@ -39,17 +56,15 @@ pub fn set_path_point(p: &mut Params, base: &Tensor, target: &Tensor, alpha: f32
 pub fn integrated_gradients(
     net: &mut dyn SrNet,
     p: &mut Params,
-    base: &Tensor,
-    target: &Tensor,
+    path: &ParamPath,
     x: &Tensor,
     y: &Tensor,
-    steps: usize,
-    rule: PathRule,
 ) -> Result<Tensor> {
+    let steps = path.steps;
     ensure!(steps > 0, "FAIG needs at least one step");
     p.zero_grads()?;
-    for alpha in rule.alphas(steps) {
-        set_path_point(p, base, target, alpha)?;
+    for alpha in path.rule.alphas(steps) {
+        path.set_point(p, alpha)?;
         let out = net.forward(p, x, Pass::EVAL_GRAD)?;
         let (_, dy) = ops::loss::sse_sum(&out, y, 1.0)?;
         // Backward adds into p.grads: after the loop they hold the sum over the path.
@@ -62,13 +77,12 @@ pub fn integrated_gradients(
 pub fn loss_at(
     net: &mut dyn SrNet,
     p: &mut Params,
-    base: &Tensor,
-    target: &Tensor,
+    path: &ParamPath,
     x: &Tensor,
     y: &Tensor,
     alpha: f32,
 ) -> Result<f64> {
-    set_path_point(p, base, target, alpha)?;
+    path.set_point(p, alpha)?;
     let out = net.forward(p, x, Pass::EVAL)?;
     Ok(ops::loss::sse_sum(&out, y, 1.0)?.0)
 }

@@ -21,4 +21,4 @@ pub mod score;
 pub mod study;
 
 pub use filters::FilterIndex;
-pub use integrate::{integrated_gradients, PathRule};
+pub use integrate::{integrated_gradients, ParamPath, PathRule};

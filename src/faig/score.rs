@@ -2,7 +2,7 @@
 //! rankings of FAIG's paper (input-space IG, weight change, random), written as ranking files.
 
 use super::filters::{top, FilterIndex};
-use super::integrate::{integrated_gradients, PathRule};
+use super::integrate::{integrated_gradients, ParamPath, PathRule};
 use super::rankings;
 use super::study::{Study, TestImage};
 use crate::data::Image;
@@ -26,27 +26,23 @@ pub struct DiscriminativeScores {
     pub noise: Vec<f64>,
 }
 
-/// FAIG: integrate along the parameter path from `base` to `target` for every image and
-/// degradation.
+/// FAIG: integrate along the parameter path for every image and degradation.
 pub fn faig_scores(
     net: &mut dyn SrNet,
     p: &mut Params,
     index: &FilterIndex,
-    base: &Tensor,
-    target: &Tensor,
+    path: &ParamPath,
     images: &[TestImage],
-    steps: usize,
-    rule: PathRule,
     dev: &Device,
     mut progress: impl FnMut(),
 ) -> Result<DiscriminativeScores> {
-    let delta: Vec<f32> = target.to_vec()?.iter().zip(base.to_vec()?).map(|(t, b)| t - b).collect();
+    let delta = path.delta()?;
     let mut blur = vec![0f64; index.total];
     for img in images {
         let y = tensor(&img.hr, dev)?;
-        let gb = integrated_gradients(net, p, base, target, &tensor(&img.blur, dev)?, &y, steps, rule)?;
+        let gb = integrated_gradients(net, p, path, &tensor(&img.blur, dev)?, &y)?;
         progress();
-        let gn = integrated_gradients(net, p, base, target, &tensor(&img.noise, dev)?, &y, steps, rule)?;
+        let gn = integrated_gradients(net, p, path, &tensor(&img.noise, dev)?, &y)?;
         progress();
         let (sb, sn) = (index.scores(&delta, &gb.to_vec()?), index.scores(&delta, &gn.to_vec()?));
         blur.iter_mut().zip(sb.iter().zip(&sn)).for_each(|(d, (b, n))| *d += b - n);
@@ -57,19 +53,19 @@ pub fn faig_scores(
 
 /// The comparison of FAIG's paper that integrates over the INPUT instead: with the target's
 /// parameters fixed, the mean of dL/dtheta along the path from a black image to x, times theta,
-/// summed per filter (the conventional integrated gradients, attributed to filters).
+/// summed per filter (the conventional integrated gradients, attributed to filters). Takes the
+/// target, the steps and the rule from `path`.
 pub fn input_ig_scores(
     net: &mut dyn SrNet,
     p: &mut Params,
     index: &FilterIndex,
-    target: &Tensor,
+    path: &ParamPath,
     images: &[TestImage],
-    steps: usize,
-    rule: PathRule,
     dev: &Device,
 ) -> Result<DiscriminativeScores> {
-    p.values = target.clone();
-    let theta = target.to_vec()?;
+    let (steps, rule) = (path.steps, path.rule);
+    p.set_values(path.target.clone())?;
+    let theta = path.target.to_vec()?;
     let mut blur = vec![0f64; index.total];
     for img in images {
         let y = tensor(&img.hr, dev)?;
@@ -137,32 +133,13 @@ pub struct ScoreSummary {
 /// index) and top_filters.md (where the top 1% sit). `progress(n)`: n more path integrals done.
 pub fn score(s: &mut Study, dir: &Path, opt: ScoreOptions, progress: &dyn Fn(u64)) -> Result<ScoreSummary> {
     let t0 = std::time::Instant::now();
-    let f = faig_scores(
-        s.net.as_mut(),
-        &mut s.p,
-        &s.index,
-        &s.base,
-        &s.target,
-        &s.images,
-        opt.steps,
-        opt.rule,
-        &s.dev,
-        || progress(1),
-    )?;
+    let path = ParamPath { base: &s.base, target: &s.target, steps: opt.steps, rule: opt.rule };
+    let f = faig_scores(s.net.as_mut(), &mut s.p, &s.index, &path, &s.images, &s.dev, || progress(1))?;
     let faig_seconds = t0.elapsed().as_secs_f64();
     let rb = rankings::write(dir, "blur", &f.blur)?;
     let rn = rankings::write(dir, "noise", &f.noise)?;
     if opt.input_ig {
-        let ig = input_ig_scores(
-            s.net.as_mut(),
-            &mut s.p,
-            &s.index,
-            &s.target,
-            &s.images,
-            opt.steps,
-            opt.rule,
-            &s.dev,
-        )?;
+        let ig = input_ig_scores(s.net.as_mut(), &mut s.p, &s.index, &path, &s.images, &s.dev)?;
         progress((2 * s.images.len()) as u64);
         rankings::write(dir, "ig_blur", &ig.blur)?;
         rankings::write(dir, "ig_noise", &ig.noise)?;
