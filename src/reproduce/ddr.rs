@@ -1,7 +1,7 @@
 //! `reproduce ddr`: the DDR paper end to end: train its networks (or reuse finished runs),
 //! probe each on the paper's test sets and layers, measure output sharpness, and write the report.
 
-use super::plan::{config_toml, probe_settings, Inputs, Network, Scale, NETWORKS};
+use super::plan::{probe_settings, train_config, Inputs, Network, Scale, NETWORKS};
 use super::report::{self, NetResult};
 use super::sharpness;
 use crate::data::pack::PackWriter;
@@ -64,18 +64,20 @@ fn run_metrics(run: &Path) -> (f64, Option<(f64, f64)>) {
 /// Returns the seconds of training in this call, None for a reused run.
 fn train_or_reuse(
     net: &Network,
+    scale: Scale,
     out: &Path,
-    cfg_text: &str,
+    cfg: &TrainConfig,
     dev: &Device,
     quiet: bool,
 ) -> Result<Option<f64>> {
+    cfg.validate()?;
     let configs = out.join("configs");
     std::fs::create_dir_all(&configs).with_context(|| format!("cannot create {}", configs.display()))?;
     let cfg_path = configs.join(format!("{}.toml", net.name));
-    write_atomic(&cfg_path, |w| Ok(std::io::Write::write_all(w, cfg_text.as_bytes())?))?;
-    let cfg = TrainConfig::load(&cfg_path, &[])?;
+    let want = toml::to_string(cfg)?;
+    let text = format!("# {} ({scale:?} scale), written by `ddr-engine reproduce ddr`.\n{want}", net.title);
+    write_atomic(&cfg_path, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
     let run = out.join("runs").join(net.name);
-    let want = toml::to_string(&cfg)?;
     if run.join("model.safetensors").exists() {
         let stored = std::fs::read_to_string(run.join("config.toml")).unwrap_or_default();
         ensure!(
@@ -96,7 +98,7 @@ fn train_or_reuse(
         cfg.run.iterations,
         run.display()
     );
-    let s = train(&cfg, &run, dev, &TrainOptions { resume, stop_after: None, quiet })?;
+    let s = train(cfg, &run, dev, &TrainOptions { resume, stop_after: None, quiet })?;
     Ok(Some(s.seconds))
 }
 
@@ -192,8 +194,8 @@ pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
     let mut results = Vec::new();
     let mut references = None;
     for net in &NETWORKS {
-        let text = config_toml(net, a.scale, &a.out, &inputs);
-        let trained = train_or_reuse(net, &a.out, &text, dev, a.quiet)?;
+        let cfg = train_config(net, a.scale, &a.out, &inputs);
+        let trained = train_or_reuse(net, a.scale, &a.out, &cfg, dev, a.quiet)?;
         let run_dir = a.out.join("runs").join(net.name);
         let (logged_seconds, val_psnr) = run_metrics(&run_dir);
         eprintln!("{}: probing", net.title);

@@ -2,11 +2,15 @@
 //! generalisation model, as training configurations written to files the user can read and rerun.
 
 use crate::nn::models::msrresnet::MsrResNet;
+use crate::nn::models::vgg19::FULL_WIDTHS;
+use crate::nn::models::Arch;
 use crate::probe::run::ProbeSettings;
 use crate::probe::study::layers_at_quarters;
 use crate::probe::testsets::parse_sets;
+use crate::train::config::{DataConfig, GanConfig, OptimConfig, PixelLoss, RunConfig};
+use crate::train::schedule::Schedule;
+use crate::train::TrainConfig;
 use crate::Result;
-use std::fmt::Write;
 use std::path::Path;
 
 /// How big a reproduction to run.
@@ -157,66 +161,57 @@ pub struct Inputs<'a> {
 }
 
 /// Random VGG19 widths for runs without pretrained weights (the demo): a sixteenth of the cost.
-const SMALL_VGG: &str = "[16, 32, 64, 128, 128]";
+const SMALL_VGG: [usize; 5] = [16, 32, 64, 128, 128];
 
-fn toml_str(p: &Path) -> String {
-    format!("{:?}", p.display().to_string())
-}
-
-/// The training configuration of one network, as TOML.
-pub fn config_toml(net: &Network, scale: Scale, out: &Path, inputs: &Inputs) -> String {
+/// The training configuration of one of the paper's networks at `scale`, its runs under `out`.
+pub fn train_config(net: &Network, scale: Scale, out: &Path, inputs: &Inputs) -> TrainConfig {
     let s = scale.sizes();
-    let mut t = String::new();
-    let (iters, batch) =
+    let (iterations, batch) =
         if net.gan { (s.gan_iterations, s.gan_batch) } else { (s.mse_iterations, s.mse_batch) };
-    let _ = writeln!(t, "# {} ({:?} scale), written by `ddr-engine reproduce ddr`.", net.title, scale);
-    if let Some(init) = net.init_from() {
-        let _ =
-            writeln!(t, "init_from = {}\n", toml_str(&out.join("runs").join(init).join("model.safetensors")));
-    }
-    let _ = writeln!(
-        t,
-        "[model]\nkind = \"msrresnet\"\nnf = {}\nnb = {}\nscale = 4\nglobal_residual = {}\n",
-        s.nf, s.nb, net.global_residual
-    );
-    // LR 32 (HR 128): the discriminator's input size, used for every network alike.
-    let _ =
-        writeln!(t, "[data]\ntrain = {}\nval = {:?}\nlr_patch = 32", toml_str(inputs.train), inputs.heldout);
-    if net.noisy {
-        let _ = writeln!(t, "degradations = \"bicubic:1/4,noise:20\"");
-    }
-    let _ = writeln!(t, "batch = {batch}\nval_crop = 256\nval_images = 5\n");
-    if net.gan {
-        let _ = writeln!(t, "[optim]\nloss = \"l1\"\nlr = 1e-4\n");
-        let _ = writeln!(
-            t,
-            "[schedule]\nkind = \"multistep\"\nmilestones = [{}, {}]\ngamma = 0.5\n",
-            iters / 2,
-            iters * 3 / 4
-        );
-        let _ = writeln!(
-            t,
-            "[gan]\npixel_weight = 1e-2\nperceptual_weight = 1.0\ngan_weight = 5e-3\nd_lr = 1e-4\nd_nf = {}",
-            s.d_nf
-        );
-        match inputs.vgg19 {
-            Some(f) => {
-                let _ = writeln!(t, "vgg19 = {}\n", toml_str(f));
-            }
-            None => {
-                let _ = writeln!(t, "vgg19_random = true\nvgg19_random_widths = {SMALL_VGG}\n");
-            }
-        }
+    let every = if net.gan { iterations / 2 } else { iterations / 4 };
+    let (lr, schedule) = if net.gan {
+        (1e-4, Schedule::Multistep { milestones: vec![iterations / 2, iterations * 3 / 4], gamma: 0.5 })
     } else {
-        let _ = writeln!(t, "[optim]\nloss = \"l1\"\nlr = 2e-4\n");
-        let _ = writeln!(
-            t,
-            "[schedule]\nkind = \"cosine_restarts\"\nperiods = [{iters}]\nrestart_weights = [1.0]\neta_min = 1e-7\n"
-        );
+        let restarts =
+            Schedule::CosineRestarts { periods: vec![iterations], restart_weights: vec![1.0], eta_min: 1e-7 };
+        (2e-4, restarts)
+    };
+    TrainConfig {
+        model: Arch::Msrresnet { nf: s.nf, nb: s.nb, scale: 4, global_residual: net.global_residual },
+        init_from: net.init_from().map(|init| out.join("runs").join(init).join("model.safetensors")),
+        data: DataConfig {
+            train: inputs.train.to_owned(),
+            val: Some(inputs.heldout.to_owned()),
+            // LR 32 (HR 128): the discriminator's input size, used for every network alike.
+            lr_patch: 32,
+            batch,
+            augment: true,
+            degradations: if net.noisy { "bicubic:1/4,noise:20".into() } else { String::new() },
+            workers: DataConfig::DEFAULT_WORKERS,
+            val_degradations: String::new(),
+            val_crop: 256,
+            val_images: 5,
+        },
+        optim: OptimConfig { loss: PixelLoss::L1, lr, ..OptimConfig::default() },
+        schedule,
+        run: RunConfig {
+            iterations,
+            seed: 0,
+            val_every: every,
+            ckpt_every: every,
+            log_every: RunConfig::DEFAULT_LOG_EVERY,
+        },
+        gan: net.gan.then(|| GanConfig {
+            pixel_weight: 1e-2,
+            perceptual_weight: 1.0,
+            gan_weight: 5e-3,
+            d_lr: 1e-4,
+            d_nf: s.d_nf,
+            vgg19: inputs.vgg19.map(Path::to_owned),
+            vgg19_random: inputs.vgg19.is_none(),
+            vgg19_random_widths: if inputs.vgg19.is_none() { SMALL_VGG } else { FULL_WIDTHS },
+        }),
     }
-    let every = if net.gan { iters / 2 } else { iters / 4 };
-    let _ = writeln!(t, "[run]\niterations = {iters}\nval_every = {every}\nckpt_every = {every}");
-    t
 }
 
 /// The paper's layers: Conv1 and the residual blocks at a quarter, half and all of the depth
@@ -256,7 +251,6 @@ pub fn probe_settings(scale: Scale, seed: u64) -> Result<ProbeSettings> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::TrainConfig;
 
     #[test]
     fn layers_are_the_papers() {
@@ -273,9 +267,11 @@ mod tests {
             for vgg in [None, Some(Path::new("vgg19.safetensors"))] {
                 let inputs = Inputs { train: Path::new("train.pack"), heldout: "builtin", vgg19: vgg };
                 for net in &NETWORKS {
+                    let built = train_config(net, scale, Path::new("out/x"), &inputs);
                     let f = dir.join(format!("{}.toml", net.name));
-                    std::fs::write(&f, config_toml(net, scale, Path::new("out/x"), &inputs)).unwrap();
+                    std::fs::write(&f, toml::to_string(&built).unwrap()).unwrap();
                     let cfg = TrainConfig::load(&f, &[]).unwrap();
+                    assert_eq!(toml::to_string(&cfg).unwrap(), toml::to_string(&built).unwrap());
                     assert_eq!(cfg.model.describe().contains("woGR"), !net.global_residual, "{}", net.name);
                     assert_eq!(cfg.gan.is_some(), net.gan);
                     assert_eq!(cfg.data.degradations.contains("noise:20"), net.noisy);
