@@ -1,5 +1,5 @@
-//! GPU kernel benchmarks: every kernel family at MSRResNet / SRGAN sizes and a full MSRResNet-shaped
-//! conv stack forward + backward, with achieved TFLOP/s or GB/s next to the device's measured peak.
+//! GPU kernel benchmarks: every kernel family at MSRResNet / SRGAN sizes and the engine's
+//! MSRResNet forward + backward, with achieved TFLOP/s or GB/s next to the device's measured peak.
 //!
 //! `cargo bench --bench gpu` times each case over several runs after a warm-up. Under
 //! `cargo test --all-targets` (no `--bench` argument) every case runs once, as a smoke test. Without
@@ -15,9 +15,11 @@
 //! Timing: stream synchronisation around a batch of launches, measured with `Instant`.
 
 use ddr_engine::device::cuda::{self as cuda, ConvMath, CudaBuf, CudaDevice};
-use ddr_engine::device::AdamStep;
-use ddr_engine::device::Conv2dGeom;
-use ddr_engine::Rng;
+use ddr_engine::device::{AdamStep, Conv2dGeom};
+use ddr_engine::nn::models::Arch;
+use ddr_engine::nn::{Pass, Want};
+use ddr_engine::{ops, Device, Rng, Tensor};
+use std::sync::Arc;
 use std::time::Instant;
 
 struct Peaks {
@@ -300,175 +302,37 @@ fn bench_memory_bound(dev: &CudaDevice, rng: &mut Rng, reps: usize, peaks: &Peak
     row("ema 1.5 M params", ms, gb(3 * np), "GB/s", p);
 }
 
-/// One conv layer of the stack: geometry, weight, bias and their gradients.
-struct Layer {
-    g: Conv2dGeom,
-    w: CudaBuf,
-    b: CudaBuf,
-    dw: CudaBuf,
-    db: CudaBuf,
-}
-
-impl Layer {
-    fn new(dev: &CudaDevice, rng: &mut Rng, g: Conv2dGeom) -> Layer {
-        Layer {
-            g,
-            w: random(dev, rng, g.weight_len(), 0.05),
-            b: random(dev, rng, g.c_out, 0.05),
-            dw: dev.alloc_zeros(g.weight_len()).unwrap(),
-            db: dev.alloc_zeros(g.c_out).unwrap(),
-        }
-    }
-
-    fn fwd(&self, dev: &CudaDevice, x: &CudaBuf) -> CudaBuf {
-        let mut y = dev.alloc(self.g.n * self.g.out_len()).unwrap();
-        cuda::conv2d::conv2d_fwd_f32(
-            dev,
-            &self.g,
-            &x.dev_view(),
-            &self.w.dev_view(),
-            Some(&self.b.dev_view()),
-            &mut y.dev_view_mut(),
-        )
-        .unwrap();
-        y
-    }
-
-    /// Adds the parameter gradients; returns dx.
-    fn bwd(&mut self, dev: &CudaDevice, x: &CudaBuf, dy: &CudaBuf) -> CudaBuf {
-        let mut dx = dev.alloc(self.g.n * self.g.in_len()).unwrap();
-        cuda::conv2d::conv2d_bwd_input_f32(
-            dev,
-            &self.g,
-            &dy.dev_view(),
-            &self.w.dev_view(),
-            &mut dx.dev_view_mut(),
-        )
-        .unwrap();
-        cuda::conv2d::conv2d_bwd_weight_f32(
-            dev,
-            &self.g,
-            &x.dev_view(),
-            &dy.dev_view(),
-            &mut self.dw.dev_view_mut(),
-            Some(&mut self.db.dev_view_mut()),
-        )
-        .unwrap();
-        dx
-    }
-}
-
-fn unary(dev: &CudaDevice, x: &CudaBuf, f: impl Fn(&cuda::DevView, &mut cuda::DevViewMut)) -> CudaBuf {
-    let mut y = dev.alloc(x.len()).unwrap();
-    f(&x.dev_view(), &mut y.dev_view_mut());
-    y
-}
-
-fn binary(
-    dev: &CudaDevice,
-    a: &CudaBuf,
-    b: &CudaBuf,
-    f: impl Fn(&cuda::DevView, &cuda::DevView, &mut cuda::DevViewMut),
-) -> CudaBuf {
-    let mut y = dev.alloc(a.len()).unwrap();
-    f(&a.dev_view(), &b.dev_view(), &mut y.dev_view_mut());
-    y
-}
-
-/// MSRResNet x4 (nf 64, 16 residual blocks) on a [16, 3, 32, 32] batch: forward, then backward
-/// with every input and parameter gradient, through our kernels only.
-fn bench_msrresnet(dev: &CudaDevice, rng: &mut Rng, reps: usize, peaks: &Peaks) {
-    let (n, nf, lr) = (16, 64, 32);
-    let mut first = Layer::new(dev, rng, conv_geom(n, 3, lr, nf, 3, 1, 1));
-    let mut body: Vec<(Layer, Layer)> = (0..16)
-        .map(|_| {
-            (
-                Layer::new(dev, rng, conv_geom(n, nf, lr, nf, 3, 1, 1)),
-                Layer::new(dev, rng, conv_geom(n, nf, lr, nf, 3, 1, 1)),
-            )
-        })
-        .collect();
-    let mut up1 = Layer::new(dev, rng, conv_geom(n, nf, lr, 4 * nf, 3, 1, 1));
-    let mut up2 = Layer::new(dev, rng, conv_geom(n, nf, 2 * lr, 4 * nf, 3, 1, 1));
-    let mut hr = Layer::new(dev, rng, conv_geom(n, nf, 4 * lr, nf, 3, 1, 1));
-    let mut last = Layer::new(dev, rng, conv_geom(n, nf, 4 * lr, 3, 3, 1, 1));
-    let x = random(dev, rng, n * 3 * lr * lr, 1.0);
-    let target = random(dev, rng, n * 3 * 16 * lr * lr, 1.0);
-    let mut flops = conv_flops(&first.g) + conv_flops(&up1.g) + conv_flops(&up2.g) + conv_flops(&hr.g);
-    flops += conv_flops(&last.g) + body.iter().map(|(a, b)| conv_flops(&a.g) + conv_flops(&b.g)).sum::<f64>();
+/// MSRResNet x4 (nf 64, 16 residual blocks, global residual), the engine's own model on a
+/// [16, 3, 32, 32] batch: forward, the L1 loss, then backward with every input and parameter
+/// gradient, as a training step runs it (without the optimiser).
+fn bench_msrresnet(dev: &Arc<CudaDevice>, rng: &mut Rng, reps: usize, peaks: &Peaks) {
+    let device = Device::Cuda(dev.clone());
+    let (n, nf, nb, lr) = (16, 64, 16, 32);
+    let arch = Arch::Msrresnet { nf, nb, scale: 4, global_residual: true };
+    let (mut net, mut p) = arch.build(&device, 0xBE7C).unwrap();
+    let mut tensor = |shape: &[usize]| {
+        let v: Vec<f32> = (0..shape.iter().product()).map(|_| rng.uniform_f32()).collect();
+        Tensor::from_vec(v, shape, &device).unwrap()
+    };
+    let x = tensor(&[n, 3, lr, lr]);
+    let target = tensor(&[n, 3, 4 * lr, 4 * lr]);
+    // The convolutions' GEMMs: first, 2 per block, the two upsampling convs, HR conv, last.
+    let mut convs = vec![conv_geom(n, 3, lr, nf, 3, 1, 1)];
+    convs.extend((0..2 * nb).map(|_| conv_geom(n, nf, lr, nf, 3, 1, 1)));
+    convs.push(conv_geom(n, nf, lr, 4 * nf, 3, 1, 1));
+    convs.push(conv_geom(n, nf, 2 * lr, 4 * nf, 3, 1, 1));
+    convs.push(conv_geom(n, nf, 4 * lr, nf, 3, 1, 1));
+    convs.push(conv_geom(n, nf, 4 * lr, 3, 3, 1, 1));
     // Three GEMMs per conv: forward, input gradient, weight gradient (the first layer's input
     // gradient included, which a training step could skip but an attribution probe needs).
-    let flops = 3.0 * flops;
-
-    let lrelu =
-        |x: &CudaBuf| unary(dev, x, |a, y| cuda::elementwise::leaky_relu_fwd_f32(dev, a, 0.1, y).unwrap());
-    let lrelu_bwd = |x: &CudaBuf, dy: &CudaBuf| {
-        binary(dev, x, dy, |a, d, y| cuda::elementwise::leaky_relu_bwd_f32(dev, a, d, 0.1, y).unwrap())
-    };
-    let shuffle = |x: &CudaBuf, hw: usize| {
-        unary(dev, x, |a, y| cuda::pixel_shuffle::pixel_shuffle_fwd_f32(dev, nf, hw, hw, 2, a, y).unwrap())
-    };
-    let unshuffle = |dy: &CudaBuf, hw: usize| {
-        unary(dev, dy, |a, y| cuda::pixel_shuffle::pixel_shuffle_bwd_f32(dev, nf, hw, hw, 2, a, y).unwrap())
-    };
-    let add = |a: &CudaBuf, b: &CudaBuf| {
-        binary(dev, a, b, |p, q, y| cuda::elementwise::add_f32(dev, p, q, y).unwrap())
-    };
-
+    let flops = 3.0 * convs.iter().map(conv_flops).sum::<f64>();
     for math in ConvMath::ALL {
         dev.set_conv_math(math);
         let ms = time(dev, reps, || {
-            // Forward, keeping what the backward needs.
-            let c0 = first.fwd(dev, &x);
-            let f0 = lrelu(&c0);
-            let mut feats = vec![f0];
-            let mut mids = Vec::new();
-            for (a, b) in &body {
-                let h = feats.last().unwrap();
-                let ca = a.fwd(dev, h);
-                let ra = unary(dev, &ca, |p, y| cuda::elementwise::relu_fwd_f32(dev, p, y).unwrap());
-                let cb = b.fwd(dev, &ra);
-                let next = add(h, &cb);
-                mids.push(ra);
-                feats.push(next);
-            }
-            let u1 = up1.fwd(dev, feats.last().unwrap());
-            let s1 = shuffle(&u1, lr);
-            let a1 = lrelu(&s1);
-            let u2 = up2.fwd(dev, &a1);
-            let s2 = shuffle(&u2, 2 * lr);
-            let a2 = lrelu(&s2);
-            let h1 = hr.fwd(dev, &a2);
-            let a3 = lrelu(&h1);
-            let out = last.fwd(dev, &a3);
-            let base = unary(dev, &x, |p, y| {
-                cuda::upsample::upsample_bilinear_fwd_f32(dev, lr, lr, 4, p, y).unwrap()
-            });
-            let sr = add(&out, &base);
-            let mut g = dev.alloc(sr.len()).unwrap();
-            cuda::loss::l1_mean_f32(dev, &sr.dev_view(), &target.dev_view(), 1.0, &mut g.dev_view_mut())
-                .unwrap();
-
-            // Backward (the bilinear branch has no parameters and the image needs no gradient).
-            let d = last.bwd(dev, &a3, &g);
-            let d = lrelu_bwd(&h1, &d);
-            let d = hr.bwd(dev, &a2, &d);
-            let d = lrelu_bwd(&s2, &d);
-            let d = unshuffle(&d, 2 * lr);
-            let d = up2.bwd(dev, &a1, &d);
-            let d = lrelu_bwd(&s1, &d);
-            let d = unshuffle(&d, lr);
-            let mut d = up1.bwd(dev, feats.last().unwrap(), &d);
-            for (i, (a, b)) in body.iter_mut().enumerate().rev() {
-                let db = b.bwd(dev, &mids[i], &d);
-                let dr = binary(dev, &mids[i], &db, |y, dy, dx| {
-                    cuda::elementwise::relu_bwd_f32(dev, y, dy, dx).unwrap()
-                });
-                let da = a.bwd(dev, &feats[i], &dr);
-                d = add(&d, &da);
-            }
-            let d = lrelu_bwd(&c0, &d);
-            let _ = first.bwd(dev, &x, &d);
+            let y = net.forward(&mut p, &x, Pass::TRAIN).unwrap();
+            let (_, dy) = ops::loss::l1_mean(&y, &target, 1.0).unwrap();
+            p.zero_grads().unwrap();
+            net.backward(&mut p, &dy, Want::ALL).unwrap();
         });
         row(
             &format!("MSRResNet x4 fwd+bwd, batch 16, 32->128 {math}"),

@@ -5,10 +5,6 @@
 //! `probe` finds deep degradation representations (PCA, t-SNE, cluster metrics), and `faig`
 //! attributes restoration abilities to filters.
 
-// Kernels take their shapes as plain numbers, like the CUDA kernels they mirror, and numeric
-// loops read clearer with explicit indices.
-#![allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-
 pub mod cli;
 pub mod data;
 pub mod device;

@@ -228,10 +228,10 @@ unsafe fn portable_micro_kernel(
             }
         }
     }
-    for r in 0..mr {
-        for j in 0..nr {
+    for (r, row) in t.iter().enumerate().take(mr) {
+        for (j, &v) in row.iter().enumerate().take(nr) {
             let dst = c.add(r * ldc + j);
-            *dst = if acc { *dst + t[r][j] } else { t[r][j] };
+            *dst = if acc { *dst + v } else { v };
         }
     }
 }

@@ -5,6 +5,10 @@
 //! library or a symbol is missing; every entry point here checks first and runs the rest under
 //! [`guard`], which turns a panic into an error message and keeps the panic text off the terminal.
 
+// An entry point takes its shapes as plain numbers and its buffers one by one, exactly as the
+// kernel it mirrors does, so that both backends read the same; a struct per call would hide that.
+#![allow(clippy::too_many_arguments)]
+
 /// Launches kernel `$name` (a `&'static str`) with the given arguments, in the order of its CUDA
 /// signature.
 macro_rules! launch {
