@@ -8,7 +8,7 @@ use super::study::Study;
 use crate::data::image_io::save_png;
 use crate::data::Image;
 use crate::io::{plot, write_atomic};
-use crate::metrics::image::{gradient_map, psnr};
+use crate::metrics::image::{self, psnr};
 use crate::tensor::Tensor;
 use crate::Result;
 use anyhow::{ensure, Context};
@@ -31,10 +31,7 @@ pub fn parse_lambdas(s: &str) -> Result<Vec<f32>> {
 }
 
 fn mean_gradient(imgs: &[Image]) -> f64 {
-    imgs.iter()
-        .map(|i| gradient_map(i).iter().map(|&g| g as f64).sum::<f64>() / (i.h * i.w) as f64)
-        .sum::<f64>()
-        / imgs.len() as f64
+    imgs.iter().map(|i| image::mean_gradient(i, 0)).sum::<f64>() / imgs.len() as f64
 }
 
 /// Blends the top `percent` filters of each ranking in `dir` at every lambda; writes one image

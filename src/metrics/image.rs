@@ -49,28 +49,6 @@ pub fn psnr(a: &Image, b: &Image, crop: usize, y_only: bool) -> f64 {
     }
 }
 
-/// High-frequency energy: the mean gradient magnitude of the Y channel (0-255 scale, 8-bit
-/// rounded first), sqrt(dx^2 + dy^2) with forward differences, `crop` border pixels left out.
-/// GAN-trained SR outputs carry more of it than MSE-trained ones; HR images more than both.
-pub fn mean_gradient_y(img: &Image, crop: usize) -> f64 {
-    assert_eq!(img.c, 3, "mean_gradient_y: needs RGB");
-    let q = |v: f32| crate::data::quantize(v) as f64 / 255.0;
-    let (h, w, plane) = (img.h, img.w, img.h * img.w);
-    let y = |r: usize, c: usize| {
-        let i = r * w + c;
-        luma(q(img.data[i]), q(img.data[plane + i]), q(img.data[2 * plane + i]))
-    };
-    let (mut sum, mut n) = (0f64, 0usize);
-    for r in crop..h.saturating_sub(crop + 1) {
-        for c in crop..w.saturating_sub(crop + 1) {
-            let v = y(r, c);
-            sum += ((y(r, c + 1) - v).powi(2) + (y(r + 1, c) - v).powi(2)).sqrt();
-            n += 1;
-        }
-    }
-    sum / n.max(1) as f64
-}
-
 /// BT.601 luma of an RGB image in [0, 1] (values clipped to [0, 1] first).
 fn luma_plane(img: &Image) -> Vec<f32> {
     let plane = img.h * img.w;
@@ -97,6 +75,25 @@ pub fn gradient_map(img: &Image) -> Vec<f32> {
         .collect()
 }
 
+/// Sharpness, the one definition the engine uses: the mean of [`gradient_map`] (gradient
+/// magnitude of the BT.601 luma on [0, 1], central differences) over the pixels at least `crop`
+/// from the border. More means more high-frequency energy: GAN-trained SR outputs carry more of
+/// it than MSE-trained ones, HR images more than both. It is FAIG's measure (its masking and
+/// modulation tables are computed on this gradient map), so the DDR sharpness table and FAIG's
+/// modulation table speak of the same quantity.
+pub fn mean_gradient(img: &Image, crop: usize) -> f64 {
+    let (h, w) = (img.h, img.w);
+    let g = gradient_map(img);
+    let (mut sum, mut n) = (0f64, 0usize);
+    for r in crop..h.saturating_sub(crop) {
+        for c in crop..w.saturating_sub(crop) {
+            sum += g[r * w + c] as f64;
+            n += 1;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
 /// 1000 x the mean squared difference of two images' gradient maps (FAIG's measure of how much
 /// masking changed what the network restores).
 pub fn gradient_map_mse_x1000(a: &Image, b: &Image) -> f64 {
@@ -111,12 +108,19 @@ mod tests {
     #[test]
     fn mean_gradient_of_flat_and_ramp_images() {
         let flat = Image::new(3, 6, 7, vec![0.5; 3 * 42]).unwrap();
-        assert_eq!(mean_gradient_y(&flat, 0), 0.0);
-        // A grey ramp rising 10/255 per column: Y changes by (65.481 + 128.553 + 24.966) * 10/255.
+        assert_eq!(mean_gradient(&flat, 0), 0.0);
+        // A grey ramp rising 10/255 per column: the luma (weights summing to 1) rises as much, so
+        // the central difference is 10/255 inside and half that in the replicated edge columns.
         let ramp: Vec<f32> =
             (0..3).flat_map(|_| (0..6).flat_map(|_| (0..7).map(|x| x as f32 * 10.0 / 255.0))).collect();
-        let g = mean_gradient_y(&Image::new(3, 6, 7, ramp).unwrap(), 1);
-        assert!((g - 219.0 * 10.0 / 255.0).abs() < 1e-9, "{g}");
+        let ramp = Image::new(3, 6, 7, ramp).unwrap();
+        let inside = mean_gradient(&ramp, 1);
+        assert!((inside - 10.0 / 255.0).abs() < 1e-6, "{inside}");
+        let all = mean_gradient(&ramp, 0);
+        assert!((all - (5.0 * 10.0 + 2.0 * 5.0) / 7.0 / 255.0).abs() < 1e-6, "{all}");
+        // Without a border it is the plain mean of the gradient map, summed in pixel order.
+        let map = gradient_map(&ramp);
+        assert_eq!(all, map.iter().map(|&g| g as f64).sum::<f64>() / map.len() as f64);
     }
 
     #[test]

@@ -254,16 +254,16 @@ fn tsne_png(out: &Path, r: &NetResult, layer: &str, intra: Option<usize>) -> Opt
 fn sharpness_table(s: &mut String, run: &RunInfo, res: &[NetResult]) {
     let _ = writeln!(
         s,
-        "## Sharpness of the outputs\n\nOn the clean test crops: mean gradient magnitude of Y (0-255 scale, forward differences; \
-         more = more high-frequency energy) and PSNR-Y against HR, both without a 4-pixel border.\n"
+        "## Sharpness of the outputs\n\nOn the clean test crops: mean gradient magnitude of the BT.601 luma on [0, 1] (central \
+         differences, as FAIG's tables; more = more high-frequency energy) and PSNR-Y against HR, both without a 4-pixel border.\n"
     );
     let _ = writeln!(s, "| output | mean gradient magnitude | PSNR-Y (dB) |\n|---|---:|---:|");
     if let Some((hr, bic)) = run.references {
-        let _ = writeln!(s, "| HR | {:.3} | - |", hr.gradient);
-        let _ = writeln!(s, "| bicubic | {:.3} | {:.2} |", bic.gradient, bic.psnr_y);
+        let _ = writeln!(s, "| HR | {:.4} | - |", hr.gradient);
+        let _ = writeln!(s, "| bicubic | {:.4} | {:.2} |", bic.gradient, bic.psnr_y);
     }
     for r in res {
-        let _ = writeln!(s, "| {} | {:.3} | {:.2} |", r.net.title, r.sharpness.gradient, r.sharpness.psnr_y);
+        let _ = writeln!(s, "| {} | {:.4} | {:.2} |", r.net.title, r.sharpness.gradient, r.sharpness.psnr_y);
     }
     let _ = writeln!(s);
 }

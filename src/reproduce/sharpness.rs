@@ -1,16 +1,17 @@
 //! How much high-frequency detail a network puts back: the mean gradient magnitude of its
-//! outputs on the clean test crops, next to the HR crops' and bicubic's, with PSNR-Y.
+//! outputs on the clean test crops ([`mean_gradient`]: BT.601 luma on [0, 1], central
+//! differences), next to the HR crops' and bicubic's, with PSNR-Y.
 
 use crate::data::imresize::imresize;
 use crate::data::Image;
 use crate::device::Device;
 use crate::infer::super_resolve;
-use crate::metrics::image::{mean_gradient_y, psnr};
+use crate::metrics::image::{mean_gradient, psnr};
 use crate::nn::models::SrNet;
 use crate::nn::Params;
 use crate::Result;
 
-/// Mean over images of the Y gradient magnitude and of the PSNR-Y against HR.
+/// Mean over images of the luma gradient magnitude and of the PSNR-Y against HR.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct Sharpness {
     pub gradient: f64,
@@ -20,7 +21,7 @@ pub struct Sharpness {
 fn score(out: &[Image], hr: &[Image], border: usize) -> Sharpness {
     let n = out.len().max(1) as f64;
     Sharpness {
-        gradient: out.iter().map(|o| mean_gradient_y(o, border)).sum::<f64>() / n,
+        gradient: out.iter().map(|o| mean_gradient(o, border)).sum::<f64>() / n,
         psnr_y: out.iter().zip(hr).map(|(o, h)| psnr(o, h, border, true)).sum::<f64>() / n,
     }
 }
