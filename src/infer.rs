@@ -6,7 +6,6 @@
 //! equals a whole-image pass; smaller overlaps trade exactness at tile seams for memory.
 
 use crate::data::Image;
-use crate::device::Device;
 use crate::nn::models::SrNet;
 use crate::nn::{Params, Pass};
 use crate::tensor::Tensor;
@@ -20,8 +19,8 @@ pub struct Tiling {
     pub overlap: usize,
 }
 
-fn run(net: &mut dyn SrNet, p: &mut Params, img: &Image, dev: &Device) -> Result<Image> {
-    let x = Tensor::from_slice(&img.data, &[1, img.c, img.h, img.w], dev)?;
+fn run(net: &mut dyn SrNet, p: &mut Params, img: &Image) -> Result<Image> {
+    let x = Tensor::from_slice(&img.data, &[1, img.c, img.h, img.w], &p.device())?;
     let y = net.forward(p, &x, Pass::EVAL)?;
     let (_, c, h, w) = y.dims4()?;
     Image::new(c, h, w, y.to_vec()?)
@@ -32,12 +31,11 @@ pub fn super_resolve(
     net: &mut dyn SrNet,
     p: &mut Params,
     img: &Image,
-    dev: &Device,
     tiling: Option<Tiling>,
 ) -> Result<Image> {
     ensure!(img.c == 3, "super-resolution needs an RGB image, got {} channels", img.c);
     let Some(t) = tiling.filter(|t| t.tile < img.h.max(img.w)) else {
-        return run(net, p, img, dev);
+        return run(net, p, img);
     };
     ensure!(t.tile > 0, "tile size must be > 0");
     let s = net.arch().scale();
@@ -47,7 +45,7 @@ pub fn super_resolve(
             let (y1, x1) = ((y0 + t.tile).min(img.h), (x0 + t.tile).min(img.w));
             let (cy0, cx0) = (y0.saturating_sub(t.overlap), x0.saturating_sub(t.overlap));
             let (cy1, cx1) = ((y1 + t.overlap).min(img.h), (x1 + t.overlap).min(img.w));
-            let tile = run(net, p, &img.crop(cy0, cx0, cy1 - cy0, cx1 - cx0)?, dev)?;
+            let tile = run(net, p, &img.crop(cy0, cx0, cy1 - cy0, cx1 - cx0)?)?;
             for c in 0..3 {
                 for yy in (y0 * s)..(y1 * s) {
                     let src =

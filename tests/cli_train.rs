@@ -196,9 +196,8 @@ fn sr_writes_upscaled_images_and_tiles_match_whole_images() {
     let sr = image::open(out.join("x.png")).unwrap().to_rgb8();
     assert_eq!(sr.dimensions(), (w as u32 * 4, h as u32 * 4));
 
-    let whole = super_resolve(net.as_mut(), &mut p, &img, &Device::Cpu, None).unwrap();
-    let tiled = super_resolve(net.as_mut(), &mut p, &img, &Device::Cpu, Some(Tiling { tile: 9, overlap: 8 }))
-        .unwrap();
+    let whole = super_resolve(net.as_mut(), &mut p, &img, None).unwrap();
+    let tiled = super_resolve(net.as_mut(), &mut p, &img, Some(Tiling { tile: 9, overlap: 8 })).unwrap();
     let d = whole.data.iter().zip(&tiled.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     // nb 2: six 3x3 convs at LR resolution plus three at 2x/4x: a receptive-field radius of
     // about 7 LR pixels, so an overlap of 8 is exact.

@@ -52,7 +52,7 @@ pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
     let pb = indicatif::ProgressBar::new(inputs.len() as u64);
     for path in &inputs {
         let img = Image::from_rgb8(&image_io::load(path)?);
-        let out = super_resolve(net.as_mut(), &mut p, &img, &dev, tiling)?;
+        let out = super_resolve(net.as_mut(), &mut p, &img, tiling)?;
         let name = path.file_stem().unwrap_or_default().to_string_lossy();
         image_io::save_png(&a.output.join(format!("{name}.png")), &out.to_rgb8()?)?;
         pb.inc(1);

@@ -7,7 +7,6 @@ use super::score::random_ranking;
 use super::study::{Study, TestImage};
 use crate::data::imresize::imresize;
 use crate::data::Image;
-use crate::device::Device;
 use crate::infer::super_resolve;
 use crate::io::write_atomic;
 use crate::metrics::image::{gradient_map_mse_x1000, psnr};
@@ -24,10 +23,9 @@ pub fn outputs(
     p: &mut Params,
     values: &Tensor,
     images: &[TestImage],
-    dev: &Device,
 ) -> Result<(Vec<Image>, Vec<Image>)> {
     p.with_values(values, |p| {
-        let mut run = |lr: &Image| super_resolve(net, p, lr, dev, None);
+        let mut run = |lr: &Image| super_resolve(net, p, lr, None);
         let blur = images.iter().map(|i| run(&i.blur)).collect::<Result<_>>()?;
         let noise = images.iter().map(|i| run(&i.noise)).collect::<Result<_>>()?;
         Ok((blur, noise))
@@ -90,8 +88,8 @@ fn read_rankings(dir: &Path, total: usize, seed: u64) -> Result<Vec<Rankings>> {
 pub fn mask(s: &mut Study, dir: &Path, percents: &[f64], seed: u64) -> Result<String> {
     let total = s.index.total;
     let methods = read_rankings(dir, total, seed)?;
-    let (tb, tn) = outputs(s.net.as_mut(), &mut s.p, &s.target, &s.images, &s.dev)?;
-    let (bb, bn) = outputs(s.net.as_mut(), &mut s.p, &s.base, &s.images, &s.dev)?;
+    let (tb, tn) = outputs(s.net.as_mut(), &mut s.p, &s.target, &s.images)?;
+    let (bb, bn) = outputs(s.net.as_mut(), &mut s.p, &s.base, &s.images)?;
     let (base_vals, target_vals) = (s.base.to_vec()?, s.target.to_vec()?);
     let scale = s.scale;
     let ef = |o: &[Image], t: &[Image], imgs: &[TestImage]| effect(o, t, imgs, scale);
@@ -127,7 +125,7 @@ pub fn mask(s: &mut Study, dir: &Path, percents: &[f64], seed: u64) -> Result<St
             for ranking in [&m.blur, &m.noise] {
                 let masked = s.index.blend(&target_vals, &base_vals, top(ranking, pct), 0.0)?;
                 let values = Tensor::from_vec(masked, &[target_vals.len()], &s.dev)?;
-                let (ob, on) = outputs(s.net.as_mut(), &mut s.p, &values, &s.images, &s.dev)?;
+                let (ob, on) = outputs(s.net.as_mut(), &mut s.p, &values, &s.images)?;
                 cells.push(ef(&ob, &tb, &s.images));
                 cells.push(ef(&on, &tn, &s.images));
             }

@@ -49,7 +49,7 @@ pub fn modulate(s: &mut Study, dir: &Path, lambdas: &[f32], percent: f64) -> Res
         for &lambda in lambdas {
             let blended = s.index.blend(&target_vals, &base_vals, top(&ranking, percent), lambda)?;
             let values = Tensor::from_vec(blended, &[target_vals.len()], &s.dev)?;
-            let (ob, on) = outputs(s.net.as_mut(), &mut s.p, &values, &s.images, &s.dev)?;
+            let (ob, on) = outputs(s.net.as_mut(), &mut s.p, &values, &s.images)?;
             let outs = if which == 0 { ob } else { on };
             let psnr = outs.iter().zip(&s.images).map(|(o, i)| psnr(o, &i.hr, s.scale, false)).sum::<f64>()
                 / outs.len() as f64;

@@ -4,7 +4,6 @@
 
 use crate::data::imresize::imresize;
 use crate::data::Image;
-use crate::device::Device;
 use crate::infer::super_resolve;
 use crate::metrics::image::{mean_gradient, psnr};
 use crate::nn::models::SrNet;
@@ -33,13 +32,7 @@ pub fn references(lr: &[Image], hr: &[Image], scale: usize) -> Result<(Sharpness
 }
 
 /// The network's outputs for every LR image, scored against HR.
-pub fn of_network(
-    net: &mut dyn SrNet,
-    p: &mut Params,
-    lr: &[Image],
-    hr: &[Image],
-    dev: &Device,
-) -> Result<Sharpness> {
-    let out: Vec<Image> = lr.iter().map(|l| super_resolve(net, p, l, dev, None)).collect::<Result<_>>()?;
+pub fn of_network(net: &mut dyn SrNet, p: &mut Params, lr: &[Image], hr: &[Image]) -> Result<Sharpness> {
+    let out: Vec<Image> = lr.iter().map(|l| super_resolve(net, p, l, None)).collect::<Result<_>>()?;
     Ok(score(&out, hr, net.arch().scale()))
 }

@@ -222,11 +222,11 @@ impl Trainer {
         if self.val.is_empty() {
             return Ok(None);
         }
-        let (net, val, dev) = (self.net.as_mut(), &self.val, &self.dev);
+        let (net, val) = (self.net.as_mut(), &self.val);
         let mut scores = |p: &mut Params| -> Result<(f64, f64)> {
             let mut sums = (0.0, 0.0);
             for v in val {
-                let sr = super_resolve(net, p, &v.lr, dev, None)?;
+                let sr = super_resolve(net, p, &v.lr, None)?;
                 let s = net.arch().scale();
                 sums.0 += psnr(&sr, &v.hr, s, false);
                 sums.1 += psnr(&sr, &v.hr, s, true);

@@ -88,7 +88,6 @@ pub fn tsne_grad_f32(
     launch!(dev, "tsne_grad_f32", dev.grid_1d(2 * n), rows, z, grad, &n64, &exaggeration)
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn tsne_update_f32(
     dev: &CudaDevice,
     grad: In,
