@@ -107,7 +107,7 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
         },
         npy_features: !a.no_features,
     };
-    let (res, _) = probe_network(net.as_mut(), &mut p, &photos, &st, &dev, &to)?;
+    let (res, _) = probe_network(net.as_mut(), &mut p, &photos, &st, &to)?;
     for l in &res.layers {
         eprintln!(
             "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE)  {:>9.2} (PCA-{})",

@@ -33,9 +33,9 @@ pub fn faig_scores(
     index: &FilterIndex,
     path: &ParamPath,
     images: &[TestImage],
-    dev: &Device,
     mut progress: impl FnMut(),
 ) -> Result<DiscriminativeScores> {
+    let dev = &p.device();
     let delta = path.delta()?;
     let mut blur = vec![0f64; index.total];
     for img in images {
@@ -61,8 +61,8 @@ pub fn input_ig_scores(
     index: &FilterIndex,
     path: &ParamPath,
     images: &[TestImage],
-    dev: &Device,
 ) -> Result<DiscriminativeScores> {
+    let dev = &p.device();
     let (steps, rule) = (path.steps, path.rule);
     p.set_values(path.target.clone())?;
     let theta = path.target.to_vec()?;
@@ -134,12 +134,12 @@ pub struct ScoreSummary {
 pub fn score(s: &mut Study, dir: &Path, opt: ScoreOptions, progress: &dyn Fn(u64)) -> Result<ScoreSummary> {
     let t0 = std::time::Instant::now();
     let path = ParamPath { base: &s.base, target: &s.target, steps: opt.steps, rule: opt.rule };
-    let f = faig_scores(s.net.as_mut(), &mut s.p, &s.index, &path, &s.images, &s.dev, || progress(1))?;
+    let f = faig_scores(s.net.as_mut(), &mut s.p, &s.index, &path, &s.images, || progress(1))?;
     let faig_seconds = t0.elapsed().as_secs_f64();
     let rb = rankings::write(dir, "blur", &f.blur)?;
     let rn = rankings::write(dir, "noise", &f.noise)?;
     if opt.input_ig {
-        let ig = input_ig_scores(s.net.as_mut(), &mut s.p, &s.index, &path, &s.images, &s.dev)?;
+        let ig = input_ig_scores(s.net.as_mut(), &mut s.p, &s.index, &path, &s.images)?;
         progress((2 * s.images.len()) as u64);
         rankings::write(dir, "ig_blur", &ig.blur)?;
         rankings::write(dir, "ig_noise", &ig.noise)?;

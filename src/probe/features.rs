@@ -2,7 +2,6 @@
 //! per image holding the flattened feature map (C x H x W), computed in batches.
 
 use crate::data::Image;
-use crate::device::Device;
 use crate::nn::models::SrNet;
 use crate::nn::Params;
 use crate::tensor::Tensor;
@@ -26,8 +25,8 @@ pub fn extract(
     images: &[&Image],
     taps: &[String],
     batch: usize,
-    dev: &Device,
 ) -> Result<Vec<FeatureMatrix>> {
+    let dev = p.device();
     ensure!(!images.is_empty(), "no images to extract features from");
     let (h, w) = (images[0].h, images[0].w);
     ensure!(
@@ -41,7 +40,7 @@ pub fn extract(
     for chunk in images.chunks(batch.max(1)) {
         let mut x = Vec::with_capacity(chunk.len() * 3 * h * w);
         chunk.iter().for_each(|i| x.extend_from_slice(&i.data));
-        let x = Tensor::from_vec(x, &[chunk.len(), 3, h, w], dev)?;
+        let x = Tensor::from_vec(x, &[chunk.len(), 3, h, w], &dev)?;
         for (m, f) in out.iter_mut().zip(net.features(p, &x, taps)?) {
             let (n, c, fh, fw) = f.dims4()?;
             m.map_shape = (c, fh, fw);

@@ -167,15 +167,16 @@ fn score_group(
     })
 }
 
-/// Runs the probe. `progress` is called after every t-SNE run.
+/// Runs the probe on the network's device. `progress` is called after every t-SNE run.
 pub fn probe(
     net: &mut dyn SrNet,
     p: &mut Params,
     photos: &[RgbImage],
     st: &ProbeSettings,
-    dev: &Device,
     progress: &(dyn Fn() + Sync),
 ) -> Result<ProbeResult> {
+    // t-SNE runs where the network does.
+    let dev = &p.device();
     let known = net.tap_names();
     for l in &st.layers {
         ensure!(
@@ -202,7 +203,7 @@ pub fn probe(
     let ts = build(photos, st.count, st.lr_patch, scale, &specs, st.seed)?;
     let names: Vec<String> = ts.sets.iter().map(|s| s.spec.name.clone()).collect();
     let images: Vec<&crate::data::Image> = ts.sets.iter().flat_map(|s| s.lr.iter()).collect();
-    let features = extract(net, p, &images, &st.layers, st.batch, dev)?;
+    let features = extract(net, p, &images, &st.layers, st.batch)?;
     let main: Vec<String> = st.sets.iter().map(|s| s.name.clone()).collect();
     let mut layers = Vec::new();
     for m in &features {

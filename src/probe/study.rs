@@ -3,7 +3,6 @@
 
 use super::report::{self, Subject};
 use super::run::{probe, ProbeResult, ProbeSettings};
-use crate::device::Device;
 use crate::nn::models::SrNet;
 use crate::nn::Params;
 use crate::Result;
@@ -45,7 +44,6 @@ pub fn probe_network(
     p: &mut Params,
     photos: &[RgbImage],
     st: &ProbeSettings,
-    dev: &Device,
     to: &ReportTo,
 ) -> Result<(ProbeResult, f64)> {
     let total = st.layers.len() * (1 + st.intra_groups.len()) * st.runs;
@@ -57,7 +55,7 @@ pub fn probe_network(
         .unwrap(),
     );
     let t0 = Instant::now();
-    let res = probe(net, p, photos, st, dev, &|| pb.inc(1))?;
+    let res = probe(net, p, photos, st, &|| pb.inc(1))?;
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     report::write(to.dir, &to.subject, st, &res, secs, to.npy_features)?;

@@ -213,7 +213,7 @@ pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
             },
             npy_features: false,
         };
-        let (res, probe_seconds) = probe_network(model_net.as_mut(), &mut p, &photos, &st, dev, &to)?;
+        let (res, probe_seconds) = probe_network(model_net.as_mut(), &mut p, &photos, &st, &to)?;
         let content = content_chi(&res, st.count)?;
         let clean = res.testsets.sets.iter().find(|t| t.spec.name == "clean").context("no clean test set")?;
         let sharp = sharpness::of_network(model_net.as_mut(), &mut p, &clean.lr, &res.testsets.hr)?;
