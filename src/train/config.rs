@@ -349,6 +349,9 @@ iterations = 10
         assert!(load(MIN, &["optim.lr=-1"]).is_err());
         assert!(load(MIN, &["model.scale=5"]).is_err());
         assert!(load(MIN, &["noequals"]).is_err());
+        // Inside [model] too: a misspelt key must not leave the default in place.
+        let e = load(MIN, &["model.global_residul=false"]).unwrap_err();
+        assert!(format!("{e:#}").contains("global_residul"), "{e:#}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// A network architecture and its hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Arch {
     /// BasicSR's MSRResNet: `nf` features, `nb` residual blocks, x2/x3/x4; `global_residual`
     /// adds the bilinearly upsampled input to the output (the paper's "wGR").
