@@ -59,7 +59,7 @@ pub fn scatter_png(
     names: &[(i64, String)],
 ) -> Result<()> {
     ensure!(
-        xy.len() % 2 == 0 && !xy.is_empty(),
+        xy.len().is_multiple_of(2) && !xy.is_empty(),
         "scatter plot: expected N x 2 coordinates, got {} values",
         xy.len()
     );

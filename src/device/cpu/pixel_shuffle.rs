@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 /// `x`: `[n, c*r*r, h, w]` -> `y`: `[n, c, h*r, w*r]`; `c` is the OUTPUT channel count.
 pub fn pixel_shuffle_fwd_f32(c: usize, h: usize, w: usize, r: usize, x: &[f32], y: &mut [f32]) {
-    debug_assert!(x.len() == y.len() && x.len() % (c * r * r * h * w).max(1) == 0);
+    debug_assert!(x.len() == y.len() && x.len().is_multiple_of((c * r * r * h * w).max(1)));
     let (wr, plane_out) = (w * r, h * r * w * r);
     // One task per output channel plane: it reads r*r input planes.
     y.par_chunks_mut(plane_out).enumerate().for_each(|(nc, out)| {
@@ -27,7 +27,7 @@ pub fn pixel_shuffle_fwd_f32(c: usize, h: usize, w: usize, r: usize, x: &[f32], 
 /// The gradient of [`pixel_shuffle_fwd_f32`], its exact inverse permutation:
 /// `dx[n, c*r*r + i*r + j, h, w] = dy[n, c, h*r + i, w*r + j]`; `c` is the channel count of `dy`.
 pub fn pixel_shuffle_bwd_f32(c: usize, h: usize, w: usize, r: usize, dy: &[f32], dx: &mut [f32]) {
-    debug_assert!(dy.len() == dx.len() && dy.len() % (c * r * r * h * w).max(1) == 0);
+    debug_assert!(dy.len() == dx.len() && dy.len().is_multiple_of((c * r * r * h * w).max(1)));
     let (wr, plane_out) = (w * r, h * r * w * r);
     dx.par_chunks_mut(r * r * h * w).enumerate().for_each(|(nc, out)| {
         let src = &dy[nc * plane_out..][..plane_out];

@@ -162,7 +162,7 @@ mod tests {
             (4096, 4096, 4096),
         ] {
             let p = split_k(m, n, k);
-            assert!(p.chunk % BK == 0 && p.chunk > 0, "{p:?}");
+            assert!(p.chunk.is_multiple_of(BK) && p.chunk > 0, "{p:?}");
             assert!(p.splits >= 1 && p.splits <= SPLITK_MAX, "{p:?}");
             assert!(p.splits * p.chunk >= k, "{p:?} does not cover {k}");
             assert!((p.splits - 1) * p.chunk < k, "{p:?} has an empty last slice for {k}");

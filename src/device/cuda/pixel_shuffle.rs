@@ -9,7 +9,7 @@ use crate::Result;
 fn check(what: &str, c: usize, h: usize, w: usize, r: usize, len: usize) -> Result<(i32, i32, i32)> {
     let image = c * r * r * h * w;
     anyhow::ensure!(
-        image > 0 && len % image == 0,
+        image > 0 && len.is_multiple_of(image),
         "{what}: {len} values are not whole [{}, {h}, {w}] images",
         c * r * r
     );

@@ -8,7 +8,7 @@ use crate::Result;
 /// The number of `h x w` planes in a buffer of `len` values (within the kernels' index range).
 fn planes(what: &str, h: usize, w: usize, len: usize) -> Result<usize> {
     anyhow::ensure!(
-        h > 0 && w > 0 && len % (h * w) == 0,
+        h > 0 && w > 0 && len.is_multiple_of(h * w),
         "{what}: {len} values are not whole {h}x{w} planes"
     );
     to_i32(what, len)?;

@@ -9,7 +9,7 @@ use crate::Result;
 /// within the kernels' index range; returns (h, w, s) as i32.
 fn check(what: &str, h: usize, w: usize, s: usize, lo: usize, hi: usize) -> Result<(i32, i32, i32)> {
     anyhow::ensure!(
-        h > 0 && w > 0 && s > 0 && lo % (h * w) == 0,
+        h > 0 && w > 0 && s > 0 && lo.is_multiple_of(h * w),
         "{what}: {lo} values are not whole {h}x{w} planes (scale {s})"
     );
     ensure_len(what, hi, lo * s * s)?;

@@ -32,7 +32,7 @@ impl DiscSpec {
     pub fn validate(&self) -> Result<()> {
         ensure!(self.nf > 0, "discriminator: nf must be > 0");
         ensure!(
-            self.input >= 32 && self.input % 32 == 0,
+            self.input >= 32 && self.input.is_multiple_of(32),
             "discriminator: its input side must be a multiple of 32 (SRGAN: 128 = LR patch 32 x4), not {}",
             self.input
         );
