@@ -48,6 +48,10 @@ impl RunDir {
     pub fn model(&self) -> PathBuf {
         self.root.join("model.safetensors")
     }
+    /// Held by the process training into this folder.
+    pub fn lock(&self) -> PathBuf {
+        self.root.join(".lock")
+    }
     /// A GAN run's final discriminator, as a plain BasicSR state dict.
     pub fn model_d(&self) -> PathBuf {
         self.root.join("model_d.safetensors")
@@ -67,6 +71,10 @@ pub struct Summary {
 /// Trains as `cfg` says, writing into `out`.
 pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -> Result<Summary> {
     let run = RunDir { root: out.to_path_buf() };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // Held until this function returns (or the process dies): a second `train` into the same
+    // folder, fresh or --resume, stops here instead of mixing two runs' files.
+    let _lock = lock_run(&run)?;
     if opts.resume {
         let latest = run.latest();
         ensure!(latest.exists(), "--resume: {} has no checkpoint to resume from", latest.display());
@@ -165,6 +173,30 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
     Ok(summary(cfg.run.iterations, last_loss, last_val))
 }
 
+/// An exclusive lock on the run folder (`<out>/.lock`, an advisory file lock that the operating
+/// system releases when the process exits, also after kill -9).
+fn lock_run(run: &RunDir) -> Result<std::fs::File> {
+    let path = run.lock();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another ddr-engine train is writing into {} (it holds {}); wait for it to finish or \
+             choose another --out",
+            run.root.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 fn append_metrics(path: &Path, line: serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -193,4 +225,20 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_trainer_cannot_take_a_locked_run_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir { root: dir.path().to_path_buf() };
+        let first = lock_run(&run).unwrap();
+        let e = lock_run(&run).unwrap_err();
+        assert!(format!("{e:#}").contains("another ddr-engine train is writing into"), "{e:#}");
+        drop(first);
+        lock_run(&run).unwrap();
+    }
 }
