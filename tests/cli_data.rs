@@ -76,6 +76,18 @@ fn pack_stops_on_a_corrupt_image_or_skips_it_with_a_warning() {
 }
 
 #[test]
+fn pack_refuses_to_replace_one_of_its_photos() {
+    let (_dir, src) = photo_dir();
+    let photo = src.join("a.png");
+    let before = std::fs::read(&photo).unwrap();
+    let e = fails(&["data", "pack", s(&photo), "-o", s(&photo)]);
+    assert!(e.contains("is one of the photos to pack"), "{e}");
+    let e = fails(&["data", "pack", s(&src), "-o", s(&photo)]);
+    assert!(e.contains("is one of the photos to pack"), "{e}");
+    assert_eq!(std::fs::read(&photo).unwrap(), before);
+}
+
+#[test]
 fn pack_cuts_sub_images_and_verify_catches_damage() {
     let (dir, src) = photo_dir();
     let out = dir.path().join("p.pack");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{ddr, ok};
+use common::cli::{ddr, err, ok};
 use ddr_engine::data::Image;
 use ddr_engine::infer::{super_resolve, Tiling};
 use ddr_engine::nn::checkpoint;
@@ -41,6 +41,37 @@ fn setup(dir: &Path) -> String {
     let cfg = dir.join("run.toml");
     std::fs::write(&cfg, CONFIG.replace("builtin.pack", pack.to_str().unwrap())).unwrap();
     cfg.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_second_train_into_a_running_runs_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path());
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    // Long enough to still be running while the others try; killed below.
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_ddr-engine"))
+        .args(["train", "--config", &cfg, "--out", o, "--quiet", "--set", "run.iterations=1000000"])
+        .args(["--set", "run.ckpt_every=0", "--set", "run.val_every=0"])
+        .spawn()
+        .unwrap();
+    // config.toml is written after the lock is taken.
+    let t0 = std::time::Instant::now();
+    while !out.join("config.toml").exists() {
+        assert!(t0.elapsed().as_secs() < 120, "the first run never started");
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let config_before = std::fs::read(out.join("config.toml")).unwrap();
+    for extra in [&["--set", "run.seed=7"][..], &["--resume"][..]] {
+        let mut args = vec!["train", "--config", &cfg, "--out", o, "--quiet"];
+        args.extend_from_slice(extra);
+        let e = err(ddr(&args));
+        assert!(e.contains("another ddr-engine train is writing into"), "{e}");
+    }
+    assert_eq!(std::fs::read(out.join("config.toml")).unwrap(), config_before);
+    first.kill().unwrap();
+    first.wait().unwrap();
 }
 
 #[test]
@@ -195,6 +226,14 @@ fn sr_writes_upscaled_images_and_tiles_match_whole_images() {
     ]));
     let sr = image::open(out.join("x.png")).unwrap().to_rgb8();
     assert_eq!(sr.dimensions(), (w as u32 * 4, h as u32 * 4));
+    // Writing the outputs over the inputs is refused, and the inputs stay as they were.
+    let before = std::fs::read(input.join("x.png")).unwrap();
+    let (i, c) = (input.to_str().unwrap(), ckpt.to_str().unwrap());
+    let e = err(ddr(&["sr", "--ckpt", c, "--input", i, "--output", i]));
+    assert!(e.contains("is an input"), "{e}");
+    let e = err(ddr(&["sr", "--ckpt", c, "--input", input.join("x.png").to_str().unwrap(), "--output", i]));
+    assert!(e.contains("is an input"), "{e}");
+    assert_eq!(std::fs::read(input.join("x.png")).unwrap(), before);
 
     let whole = super_resolve(net.as_mut(), &mut p, &img, None).unwrap();
     let tiled = super_resolve(net.as_mut(), &mut p, &img, Some(Tiling { tile: 9, overlap: 8 })).unwrap();

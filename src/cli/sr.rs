@@ -3,10 +3,11 @@
 use super::GlobalArgs;
 use crate::data::{image_io, Image};
 use crate::infer::{super_resolve, Tiling};
+use crate::io::clobbered;
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
 use crate::Result;
-use anyhow::{ensure, Context};
+use anyhow::{bail, ensure, Context};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -47,14 +48,24 @@ pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
     let (mut net, mut p) = ck.instantiate(&dev, a.weights)?;
     let (inputs, _) = image_io::list_photos(std::slice::from_ref(&a.input))?;
     ensure!(!inputs.is_empty(), "no PNG or JPEG images in {}", a.input.display());
+    let output = |path: &PathBuf| {
+        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        a.output.join(format!("{name}.png"))
+    };
+    if let Some(photo) = inputs.iter().find_map(|i| clobbered(&output(i), &inputs)) {
+        bail!(
+            "{} is an input: writing the outputs into {} would replace it",
+            photo.display(),
+            a.output.display()
+        );
+    }
     std::fs::create_dir_all(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
     let tiling = a.tile.map(|tile| Tiling { tile, overlap: a.tile_overlap });
     let pb = indicatif::ProgressBar::new(inputs.len() as u64);
     for path in &inputs {
         let img = Image::from_rgb8(&image_io::load(path)?);
         let out = super_resolve(net.as_mut(), &mut p, &img, tiling)?;
-        let name = path.file_stem().unwrap_or_default().to_string_lossy();
-        image_io::save_png(&a.output.join(format!("{name}.png")), &out.to_rgb8()?)?;
+        image_io::save_png(&output(path), &out.to_rgb8()?)?;
         pb.inc(1);
     }
     pb.finish_and_clear();

@@ -6,8 +6,9 @@ use super::pack::PackWriter;
 use super::photos;
 use super::prepare::Prepare;
 use crate::device::cpu;
+use crate::io::clobbered;
 use crate::Result;
-use anyhow::{ensure, Context};
+use anyhow::{bail, ensure, Context};
 use image::RgbImage;
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -80,6 +81,12 @@ impl Source {
 pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Packed> {
     job.prepare.check()?;
     let (files, ignored) = list_photos(&job.inputs)?;
+    if let Some(photo) = clobbered(&job.output, &files) {
+        bail!(
+            "{} is one of the photos to pack: the pack would replace it; choose another -o",
+            photo.display()
+        );
+    }
     let mut sources: Vec<Source> = files.into_iter().map(Source::File).collect();
     if job.builtin {
         sources.extend(photos::FILES.iter().map(|&(n, b)| Source::Builtin(n, b)));

@@ -59,6 +59,13 @@ impl Drop for AtomicFile {
     }
 }
 
+/// The first of `inputs` that is the same file as `output`: writing `output` would destroy it.
+/// None when `output` does not exist yet.
+pub fn clobbered<'a>(output: &Path, inputs: &'a [PathBuf]) -> Option<&'a PathBuf> {
+    let out = std::fs::canonicalize(output).ok()?;
+    inputs.iter().find(|i| std::fs::canonicalize(i).is_ok_and(|i| i == out))
+}
+
 /// Writes `path` atomically (see [`AtomicFile`]) with `write`.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
     let mut file = AtomicFile::create(path)?;
