@@ -71,17 +71,32 @@ pub struct Summary {
 /// Trains as `cfg` says, writing into `out`.
 pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -> Result<Summary> {
     let run = RunDir { root: out.to_path_buf() };
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    // Held until this function returns (or the process dies): a second `train` into the same
-    // folder, fresh or --resume, stops here instead of mixing two runs' files.
-    let _lock = lock_run(&run)?;
-    if opts.resume {
-        let latest = run.latest();
-        ensure!(latest.exists(), "--resume: {} has no checkpoint to resume from", latest.display());
-    } else if run.latest().exists() {
-        bail!("{} already holds a run; pass --resume to continue it, or choose another --out", out.display());
-    }
+    let check_folder = || -> Result<()> {
+        if opts.resume {
+            let latest = run.latest();
+            ensure!(latest.exists(), "--resume: {} has no checkpoint to resume from", latest.display());
+        } else if run.latest().exists() {
+            bail!(
+                "{} already holds a run; pass --resume to continue it, or choose another --out",
+                out.display()
+            );
+        }
+        Ok(())
+    };
+    // The lock is held until this function returns (or the process dies): a second `train` into
+    // the same folder, fresh or --resume, stops at it instead of mixing two runs' files. A folder
+    // that does not exist yet is only created once everything that can be refused before
+    // writing has been checked (a GAN run without VGG19 weights, a missing pack, bad
+    // degradations), and checked again under the lock: another run may have started meanwhile.
+    let mut lock = if out.is_dir() { Some(lock_run(&run)?) } else { None };
+    check_folder()?;
     let mut trainer = Trainer::new(cfg, dev)?;
+    if lock.is_none() {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        lock = Some(lock_run(&run)?);
+        check_folder()?;
+    }
+    let _lock = lock;
     if opts.resume {
         trainer.resume(&run.latest())?;
         truncate_metrics(&run.metrics(), trainer.iteration())?;
