@@ -86,6 +86,42 @@ fn truncated_and_foreign_files_are_errors_naming_the_file() {
     assert_says(&e, &["missing.pack"]);
 }
 
+/// `good` with image 0's table entry rewritten by `edit` and both checksums made valid again:
+/// damage that only the pack's own consistency checks can catch.
+fn with_entry_0(good: &[u8], edit: impl Fn(&mut [u8])) -> Vec<u8> {
+    let mut b = good.to_vec();
+    let table = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    edit(&mut b[table..table + 48]);
+    let table_crc = crc32fast::hash(&b[table..]);
+    b[40..44].copy_from_slice(&table_crc.to_le_bytes());
+    let header_crc = crc32fast::hash(&b[..44]);
+    b[44..48].copy_from_slice(&header_crc.to_le_bytes());
+    b
+}
+
+#[test]
+fn a_shape_whose_size_overflows_is_refused() {
+    // One image with more pixel bytes than the wrapped size below, so only the size check can
+    // catch the entry.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.pack");
+    let mut writer = PackWriter::create(&path).unwrap();
+    writer.add("img_0.png", 120, 120, 3, &vec![7u8; 120 * 120 * 3]).unwrap();
+    writer.finish().unwrap();
+    let good = std::fs::read(&path).unwrap();
+    // h x w x c = 1431693603 x 4294853786 x 3 wraps around 2^64 to a small byte count.
+    let (h, w, c) = (1431693603u32, 4294853786u32, 3u32);
+    let wrapped = (h as u64).wrapping_mul(w as u64).wrapping_mul(c as u64);
+    assert!(wrapped <= 120 * 120 * 3, "the test needs a small wrapped size, got {wrapped}");
+    let b = with_entry_0(&good, |e| {
+        e[0..4].copy_from_slice(&h.to_le_bytes());
+        e[4..8].copy_from_slice(&w.to_le_bytes());
+        e[8..12].copy_from_slice(&c.to_le_bytes());
+        e[24..32].copy_from_slice(&wrapped.to_le_bytes());
+    });
+    assert_says(&open_err(dir.path(), &b), &["bad.pack", "img_0.png", "too large"]);
+}
+
 #[test]
 fn damaged_header_and_pixels_are_caught() {
     let (dir, _, good) = fresh();

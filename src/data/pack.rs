@@ -282,7 +282,11 @@ fn parse(b: &[u8]) -> Result<(Vec<Entry>, usize)> {
             .and_then(|n| std::str::from_utf8(n).ok())
             .with_context(|| format!("image {i}: its name lies outside the table"))?;
         ensure!(h > 0 && w > 0 && (c == 1 || c == 3), "image {i} (`{name}`): impossible shape {h}x{w}x{c}");
-        let want = (h as u64) * (w as u64) * (c as u64);
+        // Checked: a forged shape must not wrap around to the recorded length.
+        let want = (h as u64).checked_mul(w as u64).and_then(|v| v.checked_mul(c as u64));
+        let want = want
+            .filter(|&v| v <= isize::MAX as u64)
+            .with_context(|| format!("image {i} (`{name}`): a {h}x{w}x{c} image is too large to address"))?;
         ensure!(len == want, "image {i} (`{name}`): {len} bytes recorded for a {h}x{w}x{c} image");
         ensure!(
             offset >= PREAMBLE as u64 && offset.checked_add(len).is_some_and(|e| e <= table_off as u64),
