@@ -52,7 +52,7 @@ pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
         let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         a.output.join(format!("{name}.png"))
     };
-    if let Some(photo) = inputs.iter().find_map(|i| clobbered(&output(i), &inputs)) {
+    if let Some(photo) = clobbered(inputs.iter().map(output), &inputs) {
         bail!(
             "{} is an input: writing the outputs into {} would replace it",
             photo.display(),

@@ -77,11 +77,12 @@ impl DegradeSet {
             );
             stages.push(StagedDir::new(dir)?);
         }
+        let key = self.pipeline.hash();
         let records: Vec<serde_json::Value> = images
             .par_iter()
             .enumerate()
             .map(|(i, (name, load))| {
-                let record = self.one(i, name, load()?, &stages)?;
+                let record = self.one(i, name, load()?, key, &stages)?;
                 on_image();
                 Ok(record)
             })
@@ -107,12 +108,20 @@ impl DegradeSet {
     }
 
     /// Degrades image `i` into the staged folders and returns its manifest record.
-    fn one(&self, i: usize, name: &str, mut hr: Image, stages: &[StagedDir]) -> Result<serde_json::Value> {
+    /// `key`: the pipeline's hash, part of every image's stream key.
+    fn one(
+        &self,
+        i: usize,
+        name: &str,
+        mut hr: Image,
+        key: u64,
+        stages: &[StagedDir],
+    ) -> Result<serde_json::Value> {
         if let Some(n) = self.mod_crop.filter(|&n| n > 1) {
             ensure!(hr.h >= n && hr.w >= n, "{name}: smaller than --mod-crop {n}");
             hr = hr.crop(0, 0, hr.h / n * n, hr.w / n * n)?;
         }
-        let mut rng = Rng::derive(self.seed, &[DEGRADE_STREAM, self.pipeline.hash(), i as u64]);
+        let mut rng = Rng::derive(self.seed, &[DEGRADE_STREAM, key, i as u64]);
         let drawn = self.pipeline.sample(&mut rng);
         let lr = apply_all(&hr, &drawn, &mut rng).with_context(|| name.to_owned())?;
         let file = format!("{name}.png");

@@ -81,7 +81,7 @@ impl Source {
 pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Packed> {
     job.prepare.check()?;
     let (files, ignored) = list_photos(&job.inputs)?;
-    if let Some(photo) = clobbered(&job.output, &files) {
+    if let Some(photo) = clobbered([job.output.clone()], &files) {
         bail!(
             "{} is one of the photos to pack: the pack would replace it; choose another -o",
             photo.display()

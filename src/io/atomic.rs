@@ -59,11 +59,12 @@ impl Drop for AtomicFile {
     }
 }
 
-/// The first of `inputs` that is the same file as `output`: writing `output` would destroy it.
-/// None when `output` does not exist yet.
-pub fn clobbered<'a>(output: &Path, inputs: &'a [PathBuf]) -> Option<&'a PathBuf> {
-    let out = std::fs::canonicalize(output).ok()?;
-    inputs.iter().find(|i| std::fs::canonicalize(i).is_ok_and(|i| i == out))
+/// The first of `inputs` that one of `outputs` is the same file as: writing that output would
+/// destroy it. Outputs that do not exist yet cannot be. Each path is resolved once.
+pub fn clobbered(outputs: impl IntoIterator<Item = PathBuf>, inputs: &[PathBuf]) -> Option<&PathBuf> {
+    let resolved: std::collections::HashMap<PathBuf, &PathBuf> =
+        inputs.iter().filter_map(|i| Some((std::fs::canonicalize(i).ok()?, i))).collect();
+    outputs.into_iter().find_map(|o| resolved.get(&std::fs::canonicalize(o).ok()?).copied())
 }
 
 /// Writes `path` atomically (see [`AtomicFile`]) with `write`.
