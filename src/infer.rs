@@ -19,6 +19,29 @@ pub struct Tiling {
     pub overlap: usize,
 }
 
+impl Tiling {
+    /// Below this side a tile is mostly overhead (launches, borders) whatever the overlap.
+    pub const MIN_TILE: usize = 8;
+
+    /// Refuses tilings whose context would dwarf the tile: a tile smaller than its overlap
+    /// computes more than nine times the pixels it keeps (--tile 1 with the default overlap 40
+    /// computes 6561 pixels per pixel kept).
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.tile >= Self::MIN_TILE && self.tile >= self.overlap,
+            "--tile {} is too small: tiles need at least {} pixels and at least --tile-overlap ({}); \
+             each tile computes ({} + 2 x {})^2 pixels to keep {}^2",
+            self.tile,
+            Self::MIN_TILE,
+            self.overlap,
+            self.tile,
+            self.overlap,
+            self.tile
+        );
+        Ok(())
+    }
+}
+
 fn run(net: &mut dyn SrNet, p: &mut Params, img: &Image) -> Result<Image> {
     let x = Tensor::from_slice(&img.data, &[1, img.c, img.h, img.w], &p.device())?;
     let y = net.forward(p, &x, Pass::EVAL)?;
@@ -37,7 +60,7 @@ pub fn super_resolve(
     let Some(t) = tiling.filter(|t| t.tile < img.h.max(img.w)) else {
         return run(net, p, img);
     };
-    ensure!(t.tile > 0, "tile size must be > 0");
+    t.validate()?;
     let s = net.arch().scale();
     let mut out = Image::new(3, img.h * s, img.w * s, vec![0.0; 3 * img.h * s * img.w * s])?;
     for y0 in (0..img.h).step_by(t.tile) {

@@ -12,7 +12,7 @@ use crate::device::cuda::{CudaBuf, CudaDevice};
 use crate::device::cuda::{DevView, DevViewMut};
 use crate::device::Device;
 use crate::Result;
-use anyhow::{anyhow, bail, ensure};
+use anyhow::{anyhow, bail, ensure, Context};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -133,7 +133,10 @@ impl Tensor {
         Ok(Tensor::new(
             shape,
             match dev {
-                Device::Cpu => Storage::Cpu(vec![0.0; n]),
+                Device::Cpu => Storage::Cpu(
+                    crate::device::memory::zeroed_f32(n)
+                        .with_context(|| format!("a tensor of shape {shape:?}"))?,
+                ),
                 Device::Cuda(d) => Storage::Cuda(d.alloc_zeros(n)?, d.clone()),
             },
         ))
@@ -146,7 +149,10 @@ impl Tensor {
         Ok(Tensor::new(
             shape,
             match dev {
-                Device::Cpu => Storage::Cpu(vec![0.0; n]),
+                Device::Cpu => Storage::Cpu(
+                    crate::device::memory::zeroed_f32(n)
+                        .with_context(|| format!("a tensor of shape {shape:?}"))?,
+                ),
                 Device::Cuda(d) => Storage::Cuda(d.alloc(n)?, d.clone()),
             },
         ))

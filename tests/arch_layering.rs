@@ -236,3 +236,46 @@ fn the_checker_sees_imports() {
     ));
     assert_eq!(found.into_iter().collect::<Vec<_>>(), ["nn", "ops", "rng", "tensor"]);
 }
+
+/// Calls that write a file in place, where a crash or a full disk leaves it half-written.
+const IN_PLACE_WRITES: &[&str] =
+    &["File::create(", "fs::write(", "save_with_format(", ".save(", "OpenOptions"];
+
+/// Where the calls of [`IN_PLACE_WRITES`] are found in `code`, outside its `#[cfg(test)]` module.
+fn in_place_writes(code: &str) -> Vec<&'static str> {
+    let shipped = code.split("#[cfg(test)]").next().unwrap_or_default();
+    let starts_a_name = |w: &str, at: usize| {
+        w.starts_with('.') || !shipped[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+    };
+    IN_PLACE_WRITES
+        .iter()
+        .copied()
+        .filter(|w| shipped.match_indices(w).any(|(at, _)| starts_a_name(w, at)))
+        .collect()
+}
+
+#[test]
+fn every_output_file_is_written_through_the_atomic_writer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    // The atomic writer itself; a run folder's lock file (its content does not matter) and its
+    // append-only metrics log (a resume drops a torn last line).
+    let exempt = [src.join("io/atomic.rs"), src.join("train/run.rs")];
+    let bad: Vec<String> = files
+        .iter()
+        .filter(|f| !exempt.contains(f))
+        .filter_map(|f| {
+            let found = in_place_writes(&code(&std::fs::read_to_string(f).unwrap()));
+            (!found.is_empty()).then(|| format!("{}: {found:?}", f.strip_prefix(&src).unwrap().display()))
+        })
+        .collect();
+    assert!(bad.is_empty(), "files written in place instead of through io::write_atomic: {bad:?}");
+}
+
+#[test]
+fn the_checker_sees_in_place_writes() {
+    assert_eq!(in_place_writes("std::fs::write(p, b)?;\n#[cfg(test)]\nFile::create(x)"), ["fs::write("]);
+    assert_eq!(in_place_writes("img.save_with_format(p, Png)"), ["save_with_format("]);
+    assert!(in_place_writes("AtomicFile::create(p)?; io::write_atomic(p, |w| Ok(()))").is_empty());
+}

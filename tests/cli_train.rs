@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{ddr, err, ok};
+use common::cli::{ddr, err, ok, tiny_train_config};
 use ddr_engine::data::Image;
 use ddr_engine::infer::{super_resolve, Tiling};
 use ddr_engine::nn::checkpoint;
@@ -11,42 +11,10 @@ use ddr_engine::nn::models::Arch;
 use ddr_engine::{Device, Rng};
 use std::path::Path;
 
-const CONFIG: &str = r#"
-[model]
-kind = "msrresnet"
-nf = 8
-nb = 2
-scale = 4
-global_residual = true
-
-[data]
-train = "builtin.pack"
-val = "builtin"
-lr_patch = 12
-batch = 3
-val_crop = 64
-val_images = 2
-workers = 2
-
-[run]
-iterations = 12
-ckpt_every = 4
-val_every = 6
-log_every = 2
-"#;
-
-fn setup(dir: &Path) -> String {
-    let pack = dir.join("builtin.pack");
-    ok(ddr(&["data", "pack", "--builtin", "-o", pack.to_str().unwrap()]));
-    let cfg = dir.join("run.toml");
-    std::fs::write(&cfg, CONFIG.replace("builtin.pack", pack.to_str().unwrap())).unwrap();
-    cfg.to_str().unwrap().to_string()
-}
-
 #[test]
 fn a_second_train_into_a_running_runs_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = setup(dir.path());
+    let cfg = tiny_train_config(dir.path());
     let out = dir.path().join("run");
     let o = out.to_str().unwrap();
     // Long enough to still be running while the others try; killed below.
@@ -77,7 +45,7 @@ fn a_second_train_into_a_running_runs_folder_is_refused() {
 #[test]
 fn a_killed_and_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = setup(dir.path());
+    let cfg = tiny_train_config(dir.path());
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     ok(ddr(&["train", "--config", &cfg, "--out", a.to_str().unwrap(), "--quiet"]));
     // "Killed" after iteration 6: the last checkpoint is iteration 4, so 5 and 6 are redone.
@@ -111,7 +79,7 @@ fn a_killed_and_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
 #[test]
 fn a_nan_loss_stops_training_and_keeps_the_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = setup(dir.path());
+    let cfg = tiny_train_config(dir.path());
     let out_dir = dir.path().join("nan");
     let out = ddr(&[
         "train",

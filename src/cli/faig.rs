@@ -45,7 +45,7 @@ struct Common {
     /// Test images (HR crops).
     #[arg(long, default_value_t = 10)]
     count: usize,
-    /// HR crop side.
+    /// HR crop side: a multiple of the networks' scale, at least 16 LR pixels.
     #[arg(long, default_value_t = 128)]
     crop: usize,
     #[arg(long, default_value_t = 0)]
@@ -90,8 +90,8 @@ MSE x 1000 on luma; higher = more of that restoration lost) and the PSNR against
 struct MaskArgs {
     #[command(flatten)]
     common: Common,
-    /// Percentages of filters to mask.
-    #[arg(long, default_value = "1,3,5,10", value_delimiter = ',')]
+    /// Percentages of filters to mask, each in (0, 100].
+    #[arg(long, default_value = "1,3,5,10", value_delimiter = ',', value_parser = percent)]
     percents: Vec<f64>,
 }
 
@@ -108,9 +108,18 @@ struct ModulateArgs {
     /// start:stop:step
     #[arg(long, default_value = "0:1.5:0.1")]
     lambda: String,
-    /// Percentage of top filters to blend.
-    #[arg(long, default_value_t = 1.0)]
+    /// Percentage of top filters to blend, in (0, 100].
+    #[arg(long, default_value_t = 1.0, value_parser = percent)]
     percent: f64,
+}
+
+/// A share of the filters: more than none, at most all.
+fn percent(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p),
+        Ok(_) => Err(format!("{s}% is not a share of the filters: use a percentage in (0, 100]")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
 }
 
 fn open(global: &GlobalArgs, c: &Common) -> Result<Study> {

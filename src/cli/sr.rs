@@ -3,7 +3,7 @@
 use super::GlobalArgs;
 use crate::data::{image_io, Image};
 use crate::infer::{super_resolve, Tiling};
-use crate::io::clobbered;
+use crate::io::{clobbered, StagedDir};
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
 use crate::Result;
@@ -43,15 +43,21 @@ pub struct SrArgs {
 }
 
 pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
+    let tiling = a.tile.map(|tile| Tiling { tile, overlap: a.tile_overlap });
+    tiling.as_ref().map(Tiling::validate).transpose()?;
     let ck = checkpoint::load(&a.ckpt, a.arch.as_ref())?;
     let dev = global.open_device()?;
     let (mut net, mut p) = ck.instantiate(&dev, a.weights)?;
     let (inputs, _) = image_io::list_photos(std::slice::from_ref(&a.input))?;
     ensure!(!inputs.is_empty(), "no PNG or JPEG images in {}", a.input.display());
-    let output = |path: &PathBuf| {
-        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-        a.output.join(format!("{name}.png"))
-    };
+    let name = |path: &PathBuf| format!("{}.png", path.file_stem().unwrap_or_default().to_string_lossy());
+    let output = |path: &PathBuf| a.output.join(name(path));
+    let mut seen = std::collections::HashMap::new();
+    for path in &inputs {
+        if let Some(first) = seen.insert(name(path), path) {
+            bail!("{} and {} would both be written as {}", first.display(), path.display(), name(path));
+        }
+    }
     if let Some(photo) = clobbered(inputs.iter().map(output), &inputs) {
         bail!(
             "{} is an input: writing the outputs into {} would replace it",
@@ -60,14 +66,17 @@ pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
         );
     }
     std::fs::create_dir_all(&a.output).with_context(|| format!("cannot create {}", a.output.display()))?;
-    let tiling = a.tile.map(|tile| Tiling { tile, overlap: a.tile_overlap });
+    // All outputs or none: a bad image late in a folder must not leave the earlier ones written
+    // (and existing files replaced) beside an error.
+    let staged = StagedDir::new(&a.output)?;
     let pb = indicatif::ProgressBar::new(inputs.len() as u64);
     for path in &inputs {
         let img = Image::from_rgb8(&image_io::load(path)?);
         let out = super_resolve(net.as_mut(), &mut p, &img, tiling)?;
-        image_io::save_png(&output(path), &out.to_rgb8()?)?;
+        image_io::save_png(&staged.path().join(name(path)), &out.to_rgb8()?)?;
         pb.inc(1);
     }
+    staged.commit()?;
     pb.finish_and_clear();
     eprintln!("wrote {} images to {} ({}, {dev})", inputs.len(), a.output.display(), ck.arch.describe());
     Ok(())

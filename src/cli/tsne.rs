@@ -178,8 +178,8 @@ pub fn run(global: &GlobalArgs, a: &TsneArgs) -> Result<()> {
             "p_streamed": cfg.streams_p(n),
             "embedding_scores": emb, "input_scores": input,
         });
-        std::fs::write(p, serde_json::to_string_pretty(&j)? + "\n")
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        let text = serde_json::to_string_pretty(&j)? + "\n";
+        crate::io::write_atomic(p, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
     }
     if !a.quiet {
         eprintln!(

@@ -27,12 +27,33 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<RgbImage> {
     let Some(format) = format else {
         bail!("{what}: not a PNG or JPEG file");
     };
+    if format == ImageFormat::Jpeg {
+        return decode_jpeg(bytes).with_context(|| format!("{what}: cannot decode the JPEG data"));
+    }
     let img = image::load_from_memory_with_format(bytes, format)
         .with_context(|| format!("{what}: cannot decode the {format:?} data"))?;
     if img.width() == 0 || img.height() == 0 {
         bail!("{what}: the image is empty");
     }
     Ok(img.to_rgb8())
+}
+
+/// A JPEG as 8-bit RGB, refusing damaged data (a truncated file, a marker inside the entropy
+/// coded data) instead of filling what is missing with grey.
+fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage> {
+    use zune_core::{colorspace::ColorSpace, options::DecoderOptions};
+    let options = DecoderOptions::default().set_strict_mode(true).jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(std::io::Cursor::new(bytes), options);
+    let pixels = decoder.decode().map_err(|e| anyhow::anyhow!("{e:?} (the file is damaged or truncated)"))?;
+    let (w, h) = decoder.dimensions().context("no image size after decoding")?;
+    if w == 0 || h == 0 {
+        bail!("the image is empty");
+    }
+    let colours = decoder.output_colorspace().map(|c| c.num_components());
+    if colours != Some(3) {
+        bail!("{colours:?} channels after conversion to RGB");
+    }
+    RgbImage::from_raw(w as u32, h as u32, pixels).context("fewer pixels than the image size")
 }
 
 /// Reads a PNG or JPEG file as 8-bit RGB.
@@ -51,11 +72,7 @@ pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>> {
 /// Writes 8-bit RGB as a PNG file, atomically (an existing file is replaced only by a complete
 /// new one).
 pub fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
-    let bytes = encode_png(img)?;
-    crate::io::write_atomic(path, |w| {
-        use std::io::Write;
-        w.write_all(&bytes).with_context(|| format!("cannot write {}", path.display()))
-    })
+    crate::io::write_png(path, img)
 }
 
 /// The photos in `inputs` (files taken as given, folders listed one level deep, sorted by name
@@ -110,6 +127,29 @@ mod tests {
         png.truncate(png.len() / 2);
         let e = decode(&png, "cut.png").unwrap_err();
         assert!(format!("{e:#}").contains("cut.png"), "{e:#}");
+    }
+
+    fn jpeg(img: &image::DynamicImage) -> Vec<u8> {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut bytes, ImageFormat::Jpeg).unwrap();
+        bytes.into_inner()
+    }
+
+    #[test]
+    fn jpegs_decode_as_rgb_and_truncated_ones_are_refused() {
+        let rgb = RgbImage::from_fn(48, 40, |x, y| image::Rgb([(x * 5) as u8, (y * 6) as u8, 90]));
+        let bytes = jpeg(&rgb.clone().into());
+        let back = decode(&bytes, "ok.jpg").unwrap();
+        assert_eq!(back.dimensions(), (48, 40));
+        let err: i32 =
+            back.pixels().zip(rgb.pixels()).map(|(a, b)| (a[0] as i32 - b[0] as i32).abs()).max().unwrap();
+        assert!(err < 12, "JPEG round trip off by {err}");
+        let grey = image::GrayImage::from_fn(16, 16, |x, _| image::Luma([(x * 15) as u8]));
+        let g = decode(&jpeg(&grey.into()), "grey.jpg").unwrap();
+        assert!(g.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
+        // Cut inside the entropy-coded data: the lenient decoder would fill the rest with grey.
+        let e = decode(&bytes[..bytes.len() * 3 / 4], "cut.jpg").unwrap_err();
+        assert!(format!("{e:#}").contains("cut.jpg") && format!("{e:#}").contains("truncated"), "{e:#}");
     }
 
     #[test]

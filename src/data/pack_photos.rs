@@ -31,8 +31,8 @@ pub enum PackEvent<'a> {
     Found(usize),
     /// One photo was packed.
     Packed,
-    /// One photo could not be read and was skipped (only with `skip_bad`).
-    Skipped { photo: &'a str, error: &'a anyhow::Error },
+    /// One photo could not be read and was skipped (only with `skip_bad`); the error names it.
+    Skipped { error: &'a anyhow::Error },
 }
 
 /// What was written.
@@ -100,9 +100,9 @@ pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Pa
     for group in sources.chunks(chunk) {
         let done: Vec<Result<Vec<(String, RgbImage)>>> = group
             .par_iter()
-            .map(|s| s.load().and_then(|img| job.prepare.apply(&s.name(), img)).with_context(|| s.describe()))
+            .map(|s| s.load().and_then(|img| job.prepare.apply(&s.name(), img).with_context(|| s.describe())))
             .collect();
-        for (source, result) in group.iter().zip(done) {
+        for result in done {
             match result {
                 Ok(list) => {
                     for (name, img) in &list {
@@ -112,7 +112,7 @@ pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Pa
                     on(PackEvent::Packed);
                 }
                 Err(error) if job.skip_bad => {
-                    on(PackEvent::Skipped { photo: &source.describe(), error: &error });
+                    on(PackEvent::Skipped { error: &error });
                     skipped += 1;
                 }
                 Err(e) => {

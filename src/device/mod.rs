@@ -8,6 +8,7 @@
 mod args;
 pub mod cpu;
 pub mod cuda;
+pub mod memory;
 
 pub use args::{AdamStep, Conv2dGeom};
 

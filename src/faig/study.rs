@@ -122,12 +122,25 @@ impl Study {
             base_ck.arch.describe(),
             target_ck.arch.describe()
         );
+        ensure!(
+            base_ck.weights(inputs.weights) != target_ck.weights(inputs.weights),
+            "--baseline and --target hold the same weights: the path between them has length zero, \
+             so every integrated gradient is 0 and no filter can be found"
+        );
+        let scale = base_ck.arch.scale();
+        ensure!(inputs.count > 0, "--count must be at least 1 (test images to integrate over)");
+        ensure!(
+            inputs.crop.is_multiple_of(scale) && inputs.crop >= 16 * scale,
+            "--crop {} does not suit a x{scale} network: use a multiple of {scale} of at least {} \
+             (16 LR pixels)",
+            inputs.crop,
+            16 * scale
+        );
         let (net, p) = base_ck.arch.build(dev, 0)?;
         let n = p.len();
         let base = Tensor::from_slice(base_ck.weights(inputs.weights), &[n], dev)?;
         let target = Tensor::from_slice(target_ck.weights(inputs.weights), &[n], dev)?;
         let index = FilterIndex::new(p.specs());
-        let scale = base_ck.arch.scale();
         let deg = Degradations::parse(&inputs.degradations, scale)?;
         let photos = load_photos(&inputs.photos)?;
         let images = test_images(&photos, inputs.count, inputs.crop, &deg, inputs.seed)?;

@@ -36,18 +36,21 @@ impl AtomicFile {
 
     pub fn commit(mut self) -> Result<()> {
         let out = self.out.take().expect("committed once");
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", self.tmp.display()))?;
-        file.sync_all().with_context(|| format!("cannot flush {} to disk", self.tmp.display()))?;
-        drop(file);
-        let renamed = std::fs::rename(&self.tmp, &self.path)
-            .with_context(|| format!("cannot move {} to {}", self.tmp.display(), self.path.display()));
-        if renamed.is_err() {
-            let _ = std::fs::remove_file(&self.tmp);
+        let (tmp, path) = (&self.tmp, &self.path);
+        let done = (|| {
+            let file = out
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            file.sync_all().with_context(|| format!("cannot flush {} to disk", tmp.display()))?;
+            drop(file);
+            std::fs::rename(tmp, path)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+        })();
+        if done.is_err() {
+            let _ = std::fs::remove_file(tmp);
         }
-        renamed
+        done
     }
 }
 
@@ -72,6 +75,13 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Res
     let mut file = AtomicFile::create(path)?;
     write(file.writer())?;
     file.commit()
+}
+
+/// Writes 8-bit RGB as a PNG file atomically (see [`AtomicFile`]).
+pub fn write_png(path: &Path, img: &image::RgbImage) -> Result<()> {
+    write_atomic(path, |w| {
+        img.write_to(w, image::ImageFormat::Png).with_context(|| format!("cannot write {}", path.display()))
+    })
 }
 
 /// A folder of outputs replaced as a whole: files are written into a hidden folder inside

@@ -9,4 +9,4 @@ pub mod atomic;
 pub mod npy;
 pub mod plot;
 
-pub use atomic::{clobbered, write_atomic, AtomicFile, StagedDir};
+pub use atomic::{clobbered, write_atomic, write_png, AtomicFile, StagedDir};

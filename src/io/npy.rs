@@ -324,16 +324,10 @@ pub fn encode<T: NpyElement>(shape: &[usize], data: &[T]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Writes `data` with `shape` to `path` (atomically: temporary file, then rename).
+/// Writes `data` with `shape` to `path` atomically (see [`super::AtomicFile`]).
 pub fn write<T: NpyElement>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
     let bytes = encode(shape, data)?;
-    let name = path.file_name().ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    super::write_atomic(path, |w| Ok(std::io::Write::write_all(w, &bytes)?))
 }
 
 #[cfg(test)]

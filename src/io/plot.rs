@@ -5,7 +5,7 @@
 //! `src/io/fonts/DejaVu-LICENSE.txt`), so plots look the same on every machine.
 
 use crate::Result;
-use anyhow::{anyhow, ensure, Context};
+use anyhow::{anyhow, ensure};
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -79,8 +79,7 @@ pub fn scatter_png(
     }
     let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, buf)
         .ok_or_else(|| anyhow!("scatter plot: bad buffer size"))?;
-    img.save_with_format(path, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", path.display()))
+    super::write_png(path, &img)
 }
 
 /// The data range with a 5% margin on each side (a unit box around a single point).
@@ -235,8 +234,7 @@ pub fn lines_png(
     }
     let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, buf)
         .ok_or_else(|| anyhow!("line plot: bad buffer size"))?;
-    img.save_with_format(path, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", path.display()))
+    super::write_png(path, &img)
 }
 
 #[cfg(test)]

@@ -220,9 +220,10 @@ pub fn load(path: &Path, arch: Option<&Arch>) -> Result<Checkpoint> {
     let (specs, buf_specs) = specs_of(&arch)?;
     let names: Vec<&str> = st.names();
     let plain = !names.iter().any(|n| n.starts_with("params."));
+    // Every tensor is checked before anything is allocated, so the memory taken is bounded by
+    // the file's size whatever its `arch` metadata claims.
     let group = |prefix: &str, specs: &[ParamSpec], required: bool| -> Result<Option<Vec<f32>>> {
-        let total: usize = specs.iter().map(ParamSpec::len).sum();
-        let mut out = vec![0f32; total];
+        let mut found = Vec::with_capacity(specs.len());
         for (i, s) in specs.iter().enumerate() {
             let key = if prefix.is_empty() { s.name.clone() } else { format!("{prefix}.{}", s.name) };
             let t = match st.tensor(&key) {
@@ -251,8 +252,23 @@ pub fn load(path: &Path, arch: Option<&Arch>) -> Result<Checkpoint> {
                     t.dtype()
                 );
             }
-            for (o, b) in out[s.range()].iter_mut().zip(t.data().chunks_exact(4)) {
+            found.push((key, t));
+        }
+        let total: usize = specs.iter().map(ParamSpec::len).sum();
+        let mut out = crate::device::memory::zeroed_f32(total)?;
+        for (s, (key, t)) in specs.iter().zip(found) {
+            let values = &mut out[s.range()];
+            for (o, b) in values.iter_mut().zip(t.data().chunks_exact(4)) {
                 *o = f32::from_le_bytes(b.try_into().unwrap());
+            }
+            // A network with a NaN weight computes NaN everywhere: refuse it here, naming the
+            // tensor, rather than write NaN images or FAIG scores downstream.
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "{}: tensor {key} holds a non-finite value ({} at index {i}): the network diverged or the file is damaged",
+                    path.display(),
+                    values[i]
+                );
             }
         }
         Ok(Some(out))

@@ -143,6 +143,11 @@ impl ParamBuilder {
     /// Allocates the buffers on `dev` and initialises every parameter from its own random stream
     /// `Rng::derive(seed, [index])`, so adding a layer does not change the others' init.
     pub fn build(self, dev: &Device, seed: u64) -> Result<Params> {
+        let count = |specs: &[ParamSpec]| specs.last().map_or(0, |s| s.offset + s.len()) as u64;
+        let (n, nb) = (count(&self.params), count(&self.buffers));
+        // Values and gradients on the device, plus their initial values on the host.
+        let bytes = n.checked_mul(12).and_then(|b| b.checked_add(nb.checked_mul(8)?));
+        crate::device::memory::ensure_fits(dev, bytes, &format!("a network of {n} parameters"))?;
         let values = init_values(&self.params, seed)?;
         let buffers = init_values(&self.buffers, seed ^ 0xB0FF)?;
         let n = values.len();
@@ -158,7 +163,7 @@ impl ParamBuilder {
 
 fn init_values(specs: &[ParamSpec], seed: u64) -> Result<Vec<f32>> {
     let total = specs.last().map_or(0, |s| s.offset + s.len());
-    let mut v = vec![0f32; total];
+    let mut v = crate::device::memory::zeroed_f32(total)?;
     for (i, s) in specs.iter().enumerate() {
         let out = &mut v[s.range()];
         match s.init {

@@ -189,6 +189,15 @@ fn yes() -> bool {
 fn default_lr_patch() -> usize {
     32
 }
+impl DataConfig {
+    /// Bytes of one batch of f32 LR and HR patches (None if that overflows).
+    pub fn batch_bytes(&self, scale: usize) -> Option<u64> {
+        let lr = (self.lr_patch as u64).checked_mul(self.lr_patch as u64)?;
+        let hr = lr.checked_mul((scale as u64).checked_mul(scale as u64)?)?;
+        (self.batch as u64).checked_mul(12)?.checked_mul(lr.checked_add(hr)?)
+    }
+}
+
 fn default_batch() -> usize {
     16
 }
@@ -273,6 +282,12 @@ impl TrainConfig {
         self.schedule.validate()?;
         ensure!(self.run.iterations > 0, "run.iterations must be > 0");
         ensure!(self.data.batch > 0 && self.data.lr_patch > 0, "data.batch and data.lr_patch must be > 0");
+        let max_workers = crate::device::cpu::max_threads();
+        ensure!(
+            self.data.workers <= max_workers,
+            "data.workers must be at most {max_workers} (8 per core, and never fewer than 64), not {}",
+            self.data.workers
+        );
         ensure!(self.optim.lr > 0.0 && self.optim.lr.is_finite(), "optim.lr must be a positive number");
         ensure!((0.0..1.0).contains(&self.optim.ema), "optim.ema must be in [0, 1)");
         if let Some(g) = &self.gan {

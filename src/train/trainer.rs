@@ -14,6 +14,7 @@ use crate::data::loader::{Loader, LoaderConfig};
 use crate::data::pack::Pack;
 use crate::data::testset::{degrade_rounded, load_photos};
 use crate::data::{prepare::mod_crop, Image};
+use crate::device::memory::ensure_fits;
 use crate::device::Device;
 use crate::infer::super_resolve;
 use crate::metrics::image::psnr;
@@ -87,8 +88,15 @@ impl Trainer {
     /// A fresh run: the network from the seed or `init_from`, the data, the validation set. A GAN
     /// run without its VGG19 weights fails here, before anything is written.
     pub fn new(cfg: &TrainConfig, dev: &Device) -> Result<Trainer> {
+        const PREFETCH: usize = 4;
+        let in_flight =
+            cfg.data.batch_bytes(cfg.model.scale()).and_then(|b| b.checked_mul(PREFETCH as u64 + 1));
+        let what = format!("data.batch = {} with data.lr_patch = {}", cfg.data.batch, cfg.data.lr_patch);
+        ensure_fits(&Device::Cpu, in_flight, &format!("{what} ({} batches in flight)", PREFETCH + 1))?;
         let gan = Gan::new(cfg, dev)?;
         let (net, mut p) = cfg.model.build(dev, cfg.run.seed)?;
+        let state = (p.len() as u64).checked_mul(if cfg.optim.ema > 0.0 { 12 } else { 8 });
+        ensure_fits(dev, state, &format!("Adam's moments and the EMA of {} parameters", p.len()))?;
         if let Some(init) = &cfg.init_from {
             let ck = checkpoint::load(init, Some(&cfg.model)).with_context(|| "init_from")?;
             p.load_values(ck.weights(WeightSet::Ema))?;
@@ -108,7 +116,7 @@ impl Trainer {
                 round_lr: true,
                 seed: cfg.run.seed,
                 workers: cfg.data.workers,
-                prefetch: 4,
+                prefetch: PREFETCH,
             },
         )?;
         loader.seek(1);

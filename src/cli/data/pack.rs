@@ -72,8 +72,8 @@ pub fn pack(a: PackArgs) -> Result<()> {
     let packed = pack_photos(&job, &mut |event| match event {
         PackEvent::Found(n) => pb.set_length(n as u64),
         PackEvent::Packed => pb.inc(1),
-        PackEvent::Skipped { photo, error } => {
-            pb.suspend(|| eprintln!("warning: skipping {photo}: {error:#}"));
+        PackEvent::Skipped { error } => {
+            pb.suspend(|| eprintln!("warning: skipped {error:#}"));
             pb.inc(1);
         }
     });

@@ -243,6 +243,12 @@ impl CudaDevice {
         self.conv_math.store(math as u8, Ordering::Relaxed);
     }
 
+    /// Bytes the driver can still allocate on this GPU (buffers idle in the pool not counted).
+    pub fn free_memory(&self) -> Result<u64> {
+        let (free, _total) = self.ctx.mem_get_info().map_err(|e| anyhow!("cuMemGetInfo failed: {e}"))?;
+        Ok(free as u64)
+    }
+
     /// A buffer of `len` f32 from the pool. Its contents are undefined (not zeroed).
     pub fn alloc(&self, len: usize) -> Result<CudaBuf> {
         self.pool.take(len)

@@ -58,6 +58,12 @@ impl std::str::FromStr for Arch {
     }
 }
 
+/// The widest and deepest networks accepted: far beyond any SR network in use (64 to 256
+/// features, 16 to 200 blocks), and small enough that declaring one can never overflow a size or
+/// exhaust memory before its parameter count is checked against the memory available.
+pub const MAX_FEATURES: usize = 4096;
+pub const MAX_BLOCKS: usize = 1024;
+
 impl Arch {
     pub fn scale(&self) -> usize {
         match self {
@@ -70,6 +76,11 @@ impl Arch {
             Arch::Msrresnet { nf, nb, scale, .. } => {
                 if nf == 0 || nb == 0 {
                     bail!("msrresnet needs nf > 0 and nb > 0 (got nf {nf}, nb {nb})");
+                }
+                if nf > MAX_FEATURES || nb > MAX_BLOCKS {
+                    bail!(
+                        "msrresnet supports nf <= {MAX_FEATURES} and nb <= {MAX_BLOCKS} (got nf {nf}, nb {nb})"
+                    );
                 }
                 if ![2, 3, 4].contains(&scale) {
                     bail!("msrresnet supports scale 2, 3 or 4, not {scale}");

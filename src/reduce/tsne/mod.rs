@@ -147,7 +147,10 @@ impl TsneConfig {
             self.early_exaggeration
         );
         if let Some(lr) = self.learning_rate {
-            ensure!(lr > 0.0 && lr.is_finite(), "learning rate must be positive, got {lr}");
+            ensure!(
+                lr > 0.0 && lr <= f32::MAX as f64,
+                "learning rate must be a positive number an f32 can hold, got {lr}"
+            );
         }
         Ok(())
     }
@@ -316,7 +319,14 @@ pub(crate) fn optimise(
             engine.kl()?
         }
     };
-    Ok(TsneResult { embedding: engine.embedding()?, kl, iterations: it, learning_rate: lr })
+    let embedding = engine.embedding()?;
+    ensure!(
+        kl.is_finite() && embedding.iter().all(|v| v.is_finite()),
+        "t-SNE diverged: after {it} iterations the embedding is not finite (KL {kl}); the learning \
+         rate {lr} is too large for these {n} points (the default, auto, is {})",
+        TsneConfig { learning_rate: None, ..cfg.clone() }.learning_rate_for(n)
+    );
+    Ok(TsneResult { embedding, kl, iterations: it, learning_rate: lr })
 }
 
 /// The CPU backend: the fused pair pass of `tsne_cpu` and the reference update.
