@@ -252,3 +252,109 @@ fn a_plot_that_cannot_be_written_keeps_the_old_one() {
         left.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn messages_name_the_field_the_flag_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A resize factor out of range says which range.
+    let e = err(ddr(&["data", "degrade", s(d), "-o", s(&d.join("o")), "--pipeline", "bicubic:1e9"]));
+    assert!(e.contains("(0, 64]"), "{e}");
+    // A mistyped [model] field is named, and an override is blamed, not the file.
+    let cfg = tiny_train_config(d);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("nf = 8", "nf = \"eight\"");
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, text).unwrap();
+    let out = s(&d.join("run")).to_string();
+    let e = err(ddr(&["train", "--config", s(&bad), "--out", &out]));
+    assert!(e.contains("bad.toml") && e.contains("model.nf = \"eight\""), "{e}");
+    let e = err(ddr(&["train", "--config", &cfg, "--out", &out, "--set", "data.batch=-1"]));
+    assert!(e.contains("--set data.batch=-1") && !e.contains("run.toml"), "{e}");
+    // A matrix without features; integers where points are needed.
+    let (empty, ints) = (d.join("empty.npy"), d.join("ints.npy"));
+    ddr_engine::io::npy::write(&empty, &[60, 0], &[0f32; 0]).unwrap();
+    ddr_engine::io::npy::write(&ints, &[6, 2], &[1i64; 12]).unwrap();
+    let y = s(&d.join("y.npy")).to_string();
+    let e = err(ddr(&["tsne", "--input", s(&empty), "--out", &y]));
+    assert!(e.contains("0 features"), "{e}");
+    let e = err(ddr(&["tsne", "--input", s(&ints), "--out", &y]));
+    assert!(e.contains("--input must be a 2-D float32 or float64 array"), "{e}");
+}
+
+#[test]
+fn a_corrupt_pack_is_named_once_by_the_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("b.pack");
+    ok(ddr(&["data", "pack", "--builtin", "-o", s(&pack)]));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[2_000_000] ^= 0xFF;
+    std::fs::write(&pack, bytes).unwrap();
+    let e = err(ddr(&["data", "bench-loader", s(&pack)]));
+    assert!(e.contains("corrupt") && e.matches("b.pack").count() == 1, "{e}");
+}
+
+#[test]
+fn checkpoint_damage_names_the_tensor_and_ema_only_files_load() {
+    let dir = tempfile::tempdir().unwrap();
+    // A header whose tensor claims 10 GB but holds 16 bytes.
+    let header = br#"{"params.x":{"dtype":"F32","shape":[50000,50000],"data_offsets":[0,16]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[0; 16]);
+    let big = dir.path().join("big.safetensors");
+    std::fs::write(&big, bytes).unwrap();
+    let e = format!("{:#}", checkpoint::load(&big, Some(&Arch::SrcnnStyle { scale: 2 })).unwrap_err());
+    assert!(e.contains("params.x") && e.contains("10000000000 bytes"), "{e}");
+    // Only the moving average kept: it is the network.
+    let arch = Arch::SrcnnStyle { scale: 2 };
+    let (_, p) = arch.build(&Device::Cpu, 5).unwrap();
+    let ema: Vec<Extra> = p
+        .specs()
+        .iter()
+        .map(|sp| Extra {
+            name: format!("params_ema.{}", sp.name),
+            shape: sp.shape.clone(),
+            data: p.values.to_vec().unwrap()[sp.range()].to_vec(),
+        })
+        .collect();
+    let meta = BTreeMap::from([("arch".to_string(), serde_json::to_string(&arch).unwrap())]);
+    let path = dir.path().join("ema.safetensors");
+    checkpoint::save_tensors(&path, &ema, meta).unwrap();
+    let ck = checkpoint::load(&path, None).unwrap();
+    assert_eq!(ck.params, p.values.to_vec().unwrap());
+    assert_eq!(ck.params_ema.as_ref(), Some(&ck.params));
+}
+
+#[test]
+fn probe_refuses_settings_without_clusters_and_labels_the_pca_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("net.safetensors");
+    srcnn_checkpoint(&ck, 1, |_| {});
+    let out = dir.path().join("probe");
+    let probe = |extra: &[&str]| {
+        let mut args = vec!["--device", "cpu", "probe", "--ckpt", s(&ck), "--out", s(&out), "--runs", "1"];
+        args.extend_from_slice(&["--patch", "8", "--tsne-iters", "50", "--perplexity", "2", "--no-features"]);
+        args.extend_from_slice(extra);
+        ddr(&args)
+    };
+    let e = err(probe(&["--count", "1"]));
+    assert!(e.contains("--count must be at least 2"), "{e}");
+    let e = err(probe(&["--sets", "clean", "--count", "4"]));
+    assert!(e.contains("--sets needs at least 2 test sets"), "{e}");
+    ok(probe(&["--sets", "clean,blur:2", "--count", "4", "--pca-dims", "500"]));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("CHI (PCA-8)") && !report.contains("PCA-500"), "{report}");
+}
+
+#[test]
+fn resuming_a_finished_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_train_config(dir.path());
+    let out = dir.path().join("run");
+    let args = ["--device", "cpu", "train", "--config", &cfg, "--out", s(&out), "--quiet"];
+    ok(ddr(&args));
+    let model = std::fs::read(out.join("model.safetensors")).unwrap();
+    let e = err(ddr(&[&args[..], &["--resume"]].concat()));
+    assert!(e.contains("has finished its 12 iterations") && !e.contains("NaN"), "{e}");
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
+}

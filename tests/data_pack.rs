@@ -89,9 +89,14 @@ fn truncated_and_foreign_files_are_errors_naming_the_file() {
 /// `good` with image 0's table entry rewritten by `edit` and both checksums made valid again:
 /// damage that only the pack's own consistency checks can catch.
 fn with_entry_0(good: &[u8], edit: impl Fn(&mut [u8])) -> Vec<u8> {
+    with_table(good, |t| edit(&mut t[..48]))
+}
+
+/// `good` with its table (entries, then names) rewritten by `edit`, checksums made valid again.
+fn with_table(good: &[u8], edit: impl Fn(&mut [u8])) -> Vec<u8> {
     let mut b = good.to_vec();
     let table = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
-    edit(&mut b[table..table + 48]);
+    edit(&mut b[table..]);
     let table_crc = crc32fast::hash(&b[table..]);
     b[40..44].copy_from_slice(&table_crc.to_le_bytes());
     let header_crc = crc32fast::hash(&b[..44]);
@@ -120,6 +125,18 @@ fn a_shape_whose_size_overflows_is_refused() {
         e[24..32].copy_from_slice(&wrapped.to_le_bytes());
     });
     assert_says(&open_err(dir.path(), &b), &["bad.pack", "img_0.png", "too large"]);
+}
+
+#[test]
+fn a_name_that_is_not_utf8_is_reported_as_such() {
+    let (dir, _, good) = fresh();
+    let b = with_table(&good, |t| {
+        let name_at = 4 * 48 + u32::from_le_bytes(t[32..36].try_into().unwrap()) as usize;
+        t[name_at] = 0xFF;
+    });
+    let e = open_err(dir.path(), &b);
+    assert_says(&e, &["image 0", "not UTF-8"]);
+    assert!(!e.contains("outside the table"), "{e}");
 }
 
 #[test]

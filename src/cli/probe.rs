@@ -111,7 +111,7 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
     for l in &res.layers {
         eprintln!(
             "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE)  {:>9.2} (PCA-{})",
-            l.layer, l.main.tsne_chi.mean, l.main.tsne_chi.std, l.main.pca.chi, a.pca_dims
+            l.layer, l.main.tsne_chi.mean, l.main.tsne_chi.std, l.main.pca.chi, l.main.pca_dims
         );
     }
     eprintln!("report: {}", Path::new(&a.out).join("report.md").display());

@@ -96,6 +96,10 @@ pub fn run(global: &GlobalArgs, a: &TrainArgs) -> Result<()> {
         (Some(v), Some(b)) => format!(", validation PSNR-Y {v:.3} dB (bicubic {b:.3} dB, {:+.3} dB)", v - b),
         _ => String::new(),
     };
-    eprintln!("done: {} iterations in {:.1} s, final loss {:.5}{val}", s.iterations, s.seconds, s.final_loss);
+    let loss = match s.final_loss {
+        Some(l) => format!("final loss {l:.5}"),
+        None => "no iteration was left to run; the final model is written".to_string(),
+    };
+    eprintln!("done: {} iterations in {:.1} s, {loss}{val}", s.iterations, s.seconds);
     Ok(())
 }

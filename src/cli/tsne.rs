@@ -107,7 +107,9 @@ pub struct TsneArgs {
 pub fn run(global: &GlobalArgs, a: &TsneArgs) -> Result<()> {
     let device = global.open_device()?;
     let what = a.input.display().to_string();
-    let (n, d, x) = npy::read(&a.input)?.to_f64_matrix(&what)?;
+    let (n, d, x) = npy::read(&a.input)
+        .and_then(|a| a.to_f64_matrix(&what))
+        .context("--input must be a 2-D float32 or float64 array")?;
     let labels = match &a.labels {
         Some(p) => {
             let l = npy::read(p)?.to_i64_vec(&p.display().to_string())?;

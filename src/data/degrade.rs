@@ -110,11 +110,12 @@ pub struct Pipeline {
 }
 
 fn parse_factor(s: &str) -> Result<f64> {
+    let num = |x: &str| x.trim().parse::<f64>().map_err(|_| anyhow::anyhow!("factor `{s}` is not a number"));
     let f = match s.split_once('/') {
-        Some((a, b)) => a.trim().parse::<f64>()? / b.trim().parse::<f64>()?,
-        None => s.trim().parse::<f64>()?,
+        Some((a, b)) => num(a)? / num(b)?,
+        None => num(s)?,
     };
-    ensure!(f.is_finite() && f > 0.0 && f <= 64.0, "factor must be in (0, 64]");
+    ensure!(f.is_finite() && f > 0.0 && f <= 64.0, "factor {s} must be in (0, 64] (e.g. 1/4, 0.5 or 2)");
     Ok(f)
 }
 
@@ -130,7 +131,8 @@ impl FromStr for Degradation {
         let op = match parts[0] {
             "bicubic" | "bilinear" => {
                 nargs(1)?;
-                let factor = parse_factor(parts[1]).with_context(|| format!("`{s}`"))?;
+                // One message, not a context chain: clap prints only the outermost layer.
+                let factor = parse_factor(parts[1]).map_err(|e| anyhow::anyhow!("`{s}`: {e}"))?;
                 if parts[0] == "bicubic" {
                     Degradation::Bicubic { factor }
                 } else {

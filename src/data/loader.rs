@@ -229,9 +229,8 @@ impl Source {
             samples: Vec::with_capacity(cfg.batch),
         };
         for i in 0..cfg.batch {
-            let (lr, hr, info) = self
-                .sample(step, i)
-                .with_context(|| format!("{}: loader step {step}, sample {i}", self.pack.path().display()))?;
+            let (lr, hr, info) =
+                self.sample(step, i).with_context(|| format!("loader step {step}, sample {i}"))?;
             out.lr.extend_from_slice(&lr.data);
             out.hr.extend_from_slice(&hr.data);
             out.samples.push(info);
@@ -422,7 +421,11 @@ impl Prefetch {
             if let Some(r) = self.ready.remove(&step) {
                 break r;
             }
-            let (s, r) = self.rx.recv().context("the loader's worker threads stopped")?;
+            let (s, r) = self.rx.recv().map_err(|_| {
+                anyhow::anyhow!(
+                    "the loader's worker threads stopped without a batch (a bug: see the message above)"
+                )
+            })?;
             self.ready.insert(s, r);
         };
         let (lock, cv) = &*self.ctrl;

@@ -277,10 +277,13 @@ fn parse(b: &[u8]) -> Result<(Vec<Entry>, usize)> {
         let (h, w, c) = (u32_at(t, 0) as usize, u32_at(t, 4) as usize, u32_at(t, 8) as usize);
         let (offset, len) = (u64_at(t, 16), u64_at(t, 24));
         let (name_off, name_len) = (u32_at(t, 32) as usize, u32_at(t, 36) as usize);
-        let name = names
-            .get(name_off..name_off + name_len)
-            .and_then(|n| std::str::from_utf8(n).ok())
+        let name = name_off
+            .checked_add(name_len)
+            .and_then(|end| names.get(name_off..end))
             .with_context(|| format!("image {i}: its name lies outside the table"))?;
+        let name = std::str::from_utf8(name).map_err(|_| {
+            anyhow::anyhow!("image {i}: its name is not UTF-8 ({})", String::from_utf8_lossy(name))
+        })?;
         ensure!(h > 0 && w > 0 && (c == 1 || c == 3), "image {i} (`{name}`): impossible shape {h}x{w}x{c}");
         // Checked: a forged shape must not wrap around to the recorded length.
         let want = (h as u64).checked_mul(w as u64).and_then(|v| v.checked_mul(c as u64));

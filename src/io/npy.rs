@@ -158,8 +158,8 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray> {
             bail!("its data are big-endian ({d}); convert to little-endian (e.g. x.astype('<f4'))")
         }
         d => bail!(
-            "its dtype {d} is not supported: use float32, float64, int32, int64 or uint8 \
-             (<f4, <f8, <i4, <i8, |u1)"
+            "its dtype {d} is not one ddr-engine reads (float32, float64, int32, int64, uint8: \
+             <f4, <f8, <i4, <i8, |u1; which of them a file may hold depends on its use)"
         ),
     };
     ensure!(
@@ -401,7 +401,7 @@ mod tests {
         let be = "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }\n";
         assert!(err(&with_header(be, &[0; 8])).contains("big-endian"));
         let c = "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }\n";
-        assert!(err(&with_header(c, &[0; 8])).contains("not supported"));
+        assert!(err(&with_header(c, &[0; 8])).contains("not one ddr-engine reads"));
         let short = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }\n";
         assert!(err(&with_header(short, &[0; 8])).contains("needs 12 data bytes"));
         assert!(err(b"PK\x03\x04 not npy").contains("magic"));

@@ -194,11 +194,44 @@ fn bad(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{} is not a valid safetensors checkpoint: {e}", path.display())
 }
 
+/// The first tensor of a safetensors header whose shape does not match its byte range, or whose
+/// range lies beyond the file: what the safetensors crate reports without a name.
+fn misfit_tensor(bytes: &[u8]) -> Option<String> {
+    let len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let header = bytes.get(8..usize::try_from(len).ok()?.checked_add(8)?)?;
+    let data = (bytes.len() - 8 - header.len()) as u64;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(header).ok()?;
+    header.iter().filter(|(name, _)| *name != "__metadata__").find_map(|(name, t)| {
+        let shape: Vec<u64> = serde_json::from_value(t.get("shape")?.clone()).ok()?;
+        let [begin, end]: [u64; 2] = serde_json::from_value(t.get("data_offsets")?.clone()).ok()?;
+        let width = match t.get("dtype")?.as_str()? {
+            "F64" | "I64" | "U64" => 8,
+            "F32" | "I32" | "U32" => 4,
+            "F16" | "BF16" | "I16" | "U16" => 2,
+            _ => 1,
+        };
+        let size = shape.iter().try_fold(width, |acc: u64, &d| acc.checked_mul(d));
+        if end > data {
+            return Some(format!(
+                "tensor {name} ends at byte {end} of a data section of {data} bytes (truncated?)"
+            ));
+        }
+        (size != end.checked_sub(begin)).then(|| {
+            let size = size.map_or("more than 2^64".to_string(), |b| format!("{b}"));
+            format!(
+                "tensor {name} of shape {shape:?} needs {size} bytes but is given {}",
+                end.saturating_sub(begin)
+            )
+        })
+    })
+}
+
 /// Loads a checkpoint, as the architecture stored in it or, for files without one, as `arch`.
 /// Every tensor the architecture declares must be present with its exact shape.
 pub fn load(path: &Path, arch: Option<&Arch>) -> Result<Checkpoint> {
     let bytes = read(path)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, e))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(path, misfit_tensor(&bytes).unwrap_or(e.to_string())))?;
     let (_, md) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, e))?;
     let md = md.metadata().clone().unwrap_or_default();
     let stored: Option<Arch> = md
@@ -219,7 +252,8 @@ pub fn load(path: &Path, arch: Option<&Arch>) -> Result<Checkpoint> {
     };
     let (specs, buf_specs) = specs_of(&arch)?;
     let names: Vec<&str> = st.names();
-    let plain = !names.iter().any(|n| n.starts_with("params."));
+    let has = |prefix: &str| names.iter().any(|n| n.starts_with(prefix));
+    let plain = !has("params.") && !has("params_ema.");
     // Every tensor is checked before anything is allocated, so the memory taken is bounded by
     // the file's size whatever its `arch` metadata claims.
     let group = |prefix: &str, specs: &[ParamSpec], required: bool| -> Result<Option<Vec<f32>>> {
@@ -276,6 +310,10 @@ pub fn load(path: &Path, arch: Option<&Arch>) -> Result<Checkpoint> {
     let (params, params_ema) = if plain {
         let p = group("", &specs, true)?.unwrap();
         (p.clone(), Some(p))
+    } else if !has("params.") {
+        // Only the moving average was kept (as BasicSR can save it): it is the network.
+        let e = group("params_ema", &specs, true)?.unwrap();
+        (e.clone(), Some(e))
     } else {
         (group("params", &specs, true)?.unwrap(), group("params_ema", &specs, false)?)
     };

@@ -2,7 +2,7 @@
 //! plots, feature-map images, and the features and embeddings as .npy for other tools.
 
 use super::features::FeatureMatrix;
-use super::run::{GroupScores, ProbeResult, ProbeSettings};
+use super::run::{pca_label, GroupScores, ProbeResult, ProbeSettings};
 use crate::io::npy;
 use crate::Result;
 use anyhow::Context;
@@ -36,7 +36,7 @@ pub fn markdown(subject: &Subject, st: &ProbeSettings, res: &ProbeResult, second
     let _ = writeln!(
         s,
         "{} HR crops of {}x{} pixels from the photos; LR patches {}x{} (MATLAB bicubic x1/{}), then each set's degradation. \
-         Features flattened per patch, PCA to {} dimensions, exact t-SNE to 2 (perplexity {}, {} iterations), {} runs with seeds {}..{}. \
+         Features flattened per patch, PCA to {} dimensions (at most the points of a group), exact t-SNE to 2 (perplexity {}, {} iterations), {} runs with seeds {}..{}. \
          CHI = Calinski-Harabasz index with the sets as labels (higher: the degradations separate more).\n",
         st.count,
         res.testsets.hr[0].h,
@@ -54,8 +54,8 @@ pub fn markdown(subject: &Subject, st: &ProbeSettings, res: &ProbeResult, second
     let _ = writeln!(s, "## Sets {} by layer (the paper's Tables 1 and 2)\n", st.set_names.join(" / "));
     let _ = writeln!(
         s,
-        "| layer | feature dim | CHI (t-SNE, mean ± std) | CHI (PCA-{}) | WD (t-SNE) | BD (t-SNE) | KL |",
-        st.pca_dims
+        "| layer | feature dim | CHI (t-SNE, mean ± std) | CHI ({}) | WD (t-SNE) | BD (t-SNE) | KL |",
+        pca_label(res.layers.iter().map(|l| &l.main))
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for l in &res.layers {
@@ -74,7 +74,8 @@ pub fn markdown(subject: &Subject, st: &ProbeSettings, res: &ProbeResult, second
     }
     if !st.intra_groups.is_empty() {
         let _ = writeln!(s, "\n## Intra-degradation groups (the paper's Table 3)\n");
-        let _ = writeln!(s, "| layer | sets | CHI (t-SNE, mean ± std) | CHI (PCA-{}) |", st.pca_dims);
+        let label = pca_label(res.layers.iter().flat_map(|l| &l.intra));
+        let _ = writeln!(s, "| layer | sets | CHI (t-SNE, mean ± std) | CHI ({label}) |");
         let _ = writeln!(s, "|---|---|---:|---:|");
         for l in &res.layers {
             for g in &l.intra {

@@ -49,6 +49,17 @@ impl ProbeSettings {
     }
 }
 
+/// "PCA-50" for groups reduced to 50 dimensions, "PCA-16..50" when they differ (a group with
+/// fewer points than --pca-dims keeps fewer).
+pub fn pca_label<'a>(groups: impl IntoIterator<Item = &'a GroupScores>) -> String {
+    let dims: Vec<usize> = groups.into_iter().map(|g| g.pca_dims).collect();
+    match (dims.iter().min(), dims.iter().max()) {
+        (Some(lo), Some(hi)) if lo != hi => format!("PCA-{lo}..{hi}"),
+        (Some(k), _) => format!("PCA-{k}"),
+        _ => "PCA".to_string(),
+    }
+}
+
 /// Mean and (population) standard deviation over t-SNE runs.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct MeanStd {
@@ -70,7 +81,9 @@ pub struct GroupScores {
     pub sets: Vec<String>,
     pub points: usize,
     pub feature_dim: usize,
-    /// On the PCA-50 features: stable, no embedding noise.
+    /// PCA dimensions kept: --pca-dims, fewer when the group has fewer points or features.
+    pub pca_dims: usize,
+    /// On the PCA features: stable, no embedding noise.
     pub pca: ClusterScores,
     /// On the t-SNE embeddings, over the runs.
     pub tsne_chi: MeanStd,
@@ -153,6 +166,7 @@ fn score_group(
     }
     let pick = |f: fn(&ClusterScores) -> f64| MeanStd::of(&runs.iter().map(f).collect::<Vec<_>>());
     Ok(GroupScores {
+        pca_dims: k,
         sets: group.to_vec(),
         points: n,
         feature_dim: m.dim,
@@ -187,6 +201,14 @@ pub fn probe(
         );
     }
     ensure!(st.runs >= 1, "at least one t-SNE run is needed");
+    // The scores measure how test sets separate: one set, or one image per set, has no clusters.
+    ensure!(
+        st.sets.len() >= 2,
+        "--sets needs at least 2 test sets (got {}): CHI, WD and BD score how the sets' features separate",
+        st.sets.len()
+    );
+    ensure!(st.count >= 2, "--count must be at least 2: each set needs 2 images to form a cluster");
+    ensure!(st.pca_dims >= 1, "--pca-dims must be at least 1");
     let mut specs = st.sets.clone();
     for g in &st.intra_groups {
         for name in g {

@@ -3,7 +3,7 @@
 
 use super::plan::{Network, Scale, Sizes};
 use super::sharpness::Sharpness;
-use crate::probe::run::{GroupScores, LayerReport, MeanStd, ProbeSettings};
+use crate::probe::run::{pca_label, GroupScores, LayerReport, MeanStd, ProbeSettings};
 use crate::Result;
 use anyhow::Context;
 use image::{imageops, Rgb, RgbImage};
@@ -328,7 +328,8 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
     );
 
     let _ = writeln!(s, "## Table 1: CHI at {last} (paper: ResBlock16), sets clean / blur / noise\n");
-    let _ = writeln!(s, "| network | CHI (t-SNE) | CHI (PCA-{}) | content CHI (t-SNE) | paper CHI |\n|---|---:|---:|---:|---:|", st.pca_dims);
+    let label = pca_label(res.iter().map(|r| &deepest(r).main));
+    let _ = writeln!(s, "| network | CHI (t-SNE) | CHI ({label}) | content CHI (t-SNE) | paper CHI |\n|---|---:|---:|---:|---:|");
     for r in res {
         let l = deepest(r);
         let content = r.content_chi.last().copied().flatten().map_or("-".into(), |m| chi(&m));
@@ -341,7 +342,8 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
             l.main.pca.chi
         );
     }
-    let _ = writeln!(s, "\n## Table 2: CHI by layer (t-SNE mean ± std; PCA-{} in brackets)\n", st.pca_dims);
+    let label = pca_label(res.iter().flat_map(|r| r.layers.iter().map(|l| &l.main)));
+    let _ = writeln!(s, "\n## Table 2: CHI by layer (t-SNE mean ± std; {label} in brackets)\n");
     let _ = writeln!(s, "| network | {} |\n|---|{}", layers.join(" | "), "---:|".repeat(layers.len()));
     for r in res {
         let cells: Vec<String> =
@@ -355,8 +357,8 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
     }
     let _ = writeln!(
         s,
-        "\n## Table 3: intra-degradation groups at {last} (t-SNE mean ± std; PCA-{} in brackets)\n",
-        st.pca_dims
+        "\n## Table 3: intra-degradation groups at {last} (t-SNE mean ± std; {} in brackets)\n",
+        pca_label(res.iter().flat_map(|r| &deepest(r).intra))
     );
     let names: Vec<String> = st.intra_groups.iter().map(|g| g.join(", ")).collect();
     let _ = writeln!(s, "| network | {} |\n|---|{}", names.join(" | "), "---:|".repeat(names.len()));

@@ -265,14 +265,26 @@ impl TrainConfig {
     pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut value: toml::Table =
+        let file: toml::Table =
             toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+        let mut value = file.clone();
         for o in overrides {
             apply_override(&mut value, o)?;
         }
-        let cfg: TrainConfig = toml::Value::Table(value)
-            .try_into()
-            .with_context(|| format!("{}: invalid training configuration", path.display()))?;
+        let parse = |t: toml::Table| -> Result<TrainConfig> {
+            if let Some(toml::Value::Table(m)) = t.get("model") {
+                check_model_fields(m)?;
+            }
+            Ok(toml::Value::Table(t).try_into()?)
+        };
+        let cfg = parse(value).map_err(|e| {
+            // Blame the file only if the file alone is wrong too.
+            let culprit = match parse(file) {
+                Ok(_) => format!("--set {}", overrides.join(" --set ")),
+                Err(_) => path.display().to_string(),
+            };
+            e.context(format!("{culprit}: invalid training configuration"))
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -299,6 +311,24 @@ impl TrainConfig {
         );
         Ok(())
     }
+}
+
+/// Names the `[model]` field of the wrong type: serde reports a mistyped field of an internally
+/// tagged enum (`Arch`) only as "in `model`".
+fn check_model_fields(model: &toml::Table) -> Result<()> {
+    for (key, v) in model {
+        match key.as_str() {
+            "nf" | "nb" | "scale" => {
+                ensure!(
+                    v.as_integer().is_some_and(|n| n >= 0),
+                    "model.{key} = {v} is not a whole number >= 0"
+                )
+            }
+            "global_residual" => ensure!(v.is_bool(), "model.{key} = {v} is not true or false"),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `a.b.c=value`: value parsed as TOML if it can be (numbers, booleans, arrays), else a string.

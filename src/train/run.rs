@@ -62,7 +62,8 @@ impl RunDir {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Summary {
     pub iterations: u64,
-    pub final_loss: f64,
+    /// The loss of the last iteration this call ran (None when none was left to run).
+    pub final_loss: Option<f64>,
     pub val_psnr_y: Option<f64>,
     pub bicubic_psnr_y: Option<f64>,
     pub seconds: f64,
@@ -99,12 +100,22 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
     let _lock = lock;
     if opts.resume {
         trainer.resume(&run.latest())?;
+        ensure!(
+            trainer.iteration() < cfg.run.iterations || !run.model().exists(),
+            "{} has finished its {} iterations already (its model.safetensors is written); raise \
+             run.iterations to train it further",
+            out.display(),
+            cfg.run.iterations
+        );
         truncate_metrics(&run.metrics(), trainer.iteration())?;
     } else {
         let _ = std::fs::remove_file(run.metrics());
     }
-    std::fs::create_dir_all(run.root.join("ckpt"))
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    let ckpt = run.root.join("ckpt");
+    std::fs::create_dir_all(&ckpt).with_context(|| format!("cannot create {}", ckpt.display()))?;
+    // A folder the checkpoints cannot be written into is found now, not at the first checkpoint.
+    write_atomic(&ckpt.join(".writable"), |_| Ok(()))?;
+    let _ = std::fs::remove_file(ckpt.join(".writable"));
     write_atomic(&run.config(), |w| Ok(w.write_all(toml::to_string(cfg)?.as_bytes())?))?;
 
     let pb = if opts.quiet {
@@ -121,7 +132,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
     pb.set_position(trainer.iteration());
     let t0 = Instant::now();
     let bicubic_y = trainer.bicubic_psnr_y();
-    let (mut last_loss, mut last_val) = (f64::NAN, None);
+    let (mut last_loss, mut last_val) = (None, None);
     let summary = |iterations, last_loss, last_val| Summary {
         iterations,
         final_loss: last_loss,
@@ -141,7 +152,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             }
             None => e,
         })?;
-        last_loss = r.loss;
+        last_loss = Some(r.loss);
         pb.set_position(step);
         let shown: String =
             r.terms.iter().map(|(k, v)| format!(" {}={v:.4}", k.trim_start_matches("l_"))).collect();
@@ -174,7 +185,9 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         if last || (cfg.run.ckpt_every > 0 && step % cfg.run.ckpt_every == 0) {
             trainer.checkpoint(&run.latest(), true)?;
             if !last {
-                std::fs::copy(run.latest(), run.numbered(step))?;
+                let latest = std::fs::read(run.latest())
+                    .with_context(|| format!("cannot read {}", run.latest().display()))?;
+                write_atomic(&run.numbered(step), |w| Ok(w.write_all(&latest)?))?;
             }
         }
         if opts.stop_after == Some(step) && !last {

@@ -158,7 +158,8 @@ impl TsneConfig {
 
 /// Checks a point set for t-SNE: shape, at least 4 points, finite values.
 pub fn validate_points<T: Copy + Into<f64>>(x: &[T], n: usize, d: usize) -> Result<()> {
-    ensure!(x.len() == n * d && d >= 1, "t-SNE input: {} values do not make {n} points of {d} dims", x.len());
+    ensure!(d >= 1, "t-SNE input: its {n} points have 0 features: there is nothing to embed");
+    ensure!(x.len() == n * d, "t-SNE input: {} values do not make {n} points of {d} dims", x.len());
     ensure!(n >= 4, "t-SNE needs at least 4 points, got {n}");
     if let Some(t) = x.iter().position(|v| !(*v).into().is_finite()) {
         bail!("t-SNE input: point {} has a non-finite value ({}) at feature {}", t / d, x[t].into(), t % d);
