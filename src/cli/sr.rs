@@ -16,7 +16,8 @@ use std::path::PathBuf;
   ddr-engine sr --ckpt runs/msr_wgr/model.safetensors --input photo_lr.png --output out/
   ddr-engine sr --ckpt model.safetensors --input lr_folder/ --output sr_folder/ --tile 128
 
-Each input image is written to --output as <name>.png (8-bit, values clipped to [0, 1]).")]
+Each input image is written to --output as <name>.png (8-bit, values clipped to [0, 1]). The
+outputs appear together once every image is done: a bad image leaves --output as it was.")]
 pub struct SrArgs {
     /// A checkpoint from `ddr-engine train` (or a converted BasicSR one, with --arch).
     #[arg(long, value_name = "FILE")]
@@ -27,7 +28,8 @@ pub struct SrArgs {
     /// Output folder.
     #[arg(long, value_name = "DIR")]
     output: PathBuf,
-    /// Process in tiles of this many LR pixels (saves memory on large images).
+    /// Process in tiles of this many LR pixels (saves memory on large images); at least 8 and
+    /// at least --tile-overlap.
     #[arg(long, value_name = "N")]
     tile: Option<usize>,
     /// Context around each tile, in LR pixels; 40 makes tiled output equal whole-image output
