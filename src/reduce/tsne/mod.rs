@@ -1,4 +1,4 @@
-//! Exact t-SNE as scikit-learn's `TSNE(method='exact')` computes it (REFERENCE section 5):
+//! Exact t-SNE as scikit-learn's `TSNE(method='exact')` computes it (`sklearn/manifold/_t_sne.py`):
 //! joint probabilities from a per-point perplexity search, Student-t affinities with one degree
 //! of freedom, the KL divergence and its exact O(N^2) gradient, and scikit-learn's optimiser.
 //!
