@@ -102,6 +102,21 @@ fn ratio_verdict(a: f64, b: f64, factor: f64) -> String {
     format!("{a:.2} vs {b:.2} ({r:.1}x): {}{why}", verdict(holds))
 }
 
+/// Claim 5: the noisy-trained network's clean-vs-noise CHI at most a tenth of the clean-trained
+/// one's, which must itself show clusters for the comparison to mean anything.
+fn coincide_verdict(clean: f64, noisy: f64) -> String {
+    if clean < VISIBLE {
+        format!("{noisy:.2} vs {clean:.2}: not testable (the clean-trained network does not separate clean from noisy input)")
+    } else {
+        format!("{noisy:.2} vs {clean:.2} ({:.3}x): {}", noisy / clean, verdict(noisy <= clean / 10.0))
+    }
+}
+
+/// The verdict of a claim whose networks or sets this call did not produce.
+fn not_run(needs: &str) -> String {
+    format!("**not run**: it needs {needs}, which this call did not train or probe.")
+}
+
 /// Non-decreasing with depth up to t-SNE jitter (a drop of under 10% or under 0.05), and the
 /// deepest layer visibly clustered and above the first.
 fn grows(v: &[f64]) -> bool {
@@ -140,22 +155,25 @@ fn claims(s: &mut String, res: &[NetResult], layer: &str) {
             }
         }
     }
-    if let (Some(w), Some(wo)) = (d("srresnet_wgr"), d("srresnet_wogr")) {
-        let _ = writeln!(
-            s,
-            "1. **MSE networks need the global residual** (rule: CHI at {layer} with GR at least 10x without; paper 613.77 vs 3.55, 173x). t-SNE {}; PCA {}.",
-            ratio_verdict(w.main.tsne_chi.mean, wo.main.tsne_chi.mean, 10.0),
-            ratio_verdict(w.main.pca.chi, wo.main.pca.chi, 10.0)
-        );
-    }
-    if let (Some(g), Some(wo)) = (d("srgan_wogr"), d("srresnet_wogr")) {
-        let _ = writeln!(
-            s,
-            "2. **GAN training makes a network without GR discriminative** (rule: SRGAN-woGR's CHI at {layer} at least 10x SRResNet-woGR's; paper 234.43 vs 3.55, 66x). t-SNE {}; PCA {}.",
-            ratio_verdict(g.main.tsne_chi.mean, wo.main.tsne_chi.mean, 10.0),
-            ratio_verdict(g.main.pca.chi, wo.main.pca.chi, 10.0)
-        );
-    }
+    // "network a's main CHI at least `factor` x network b's", on t-SNE and on PCA.
+    let main_ratio = |a: &str, b: &str, factor: f64, needs: &str| match (d(a), d(b)) {
+        (Some(a), Some(b)) => format!(
+            "t-SNE {}; PCA {}.",
+            ratio_verdict(a.main.tsne_chi.mean, b.main.tsne_chi.mean, factor),
+            ratio_verdict(a.main.pca.chi, b.main.pca.chi, factor)
+        ),
+        _ => not_run(needs),
+    };
+    let _ = writeln!(
+        s,
+        "1. **MSE networks need the global residual** (rule: CHI at {layer} with GR at least 10x without; paper 613.77 vs 3.55, 173x). {}",
+        main_ratio("srresnet_wgr", "srresnet_wogr", 10.0, "SRResNet-wGR and SRResNet-woGR")
+    );
+    let _ = writeln!(
+        s,
+        "2. **GAN training makes a network without GR discriminative** (rule: SRGAN-woGR's CHI at {layer} at least 10x SRResNet-woGR's; paper 234.43 vs 3.55, 66x). {}",
+        main_ratio("srgan_wogr", "srresnet_wogr", 10.0, "SRGAN-woGR and SRResNet-woGR")
+    );
     let _ = writeln!(s, "3. **Discriminability grows with depth** (rule: CHI never drops from one probed layer to the next deeper one by more than 10% (or 0.05), and the deepest layer is visibly clustered and above Conv1):");
     for r in res {
         let t: Vec<f64> = r.layers.iter().map(|l| l.main.tsne_chi.mean).collect();
@@ -171,40 +189,35 @@ fn claims(s: &mut String, res: &[NetResult], layer: &str) {
             verdict(grows(&p))
         );
     }
-    if let Some(l) = d("srgan_wgr") {
-        if let (Some(a), Some(b)) = (group(l, &["noise:10", "noise:30"]), group(l, &["noise:10", "noise:20"]))
-        {
-            let _ = writeln!(
-                s,
-                "4. **Separation grows with the gap between degrees** (rule: SRGAN-wGR at {layer}, Noise{{10,30}} above Noise{{10,20}} and visible; paper 831.35 vs 79.40). t-SNE {}; PCA {}.",
+    let noise_pairs =
+        d("srgan_wgr").map(|l| (group(l, &["noise:10", "noise:30"]), group(l, &["noise:10", "noise:20"])));
+    let _ = writeln!(
+        s,
+        "4. **Separation grows with the gap between degrees** (rule: SRGAN-wGR at {layer}, Noise{{10,30}} above Noise{{10,20}} and visible; paper 831.35 vs 79.40). {}",
+        match noise_pairs {
+            Some((Some(a), Some(b))) => format!(
+                "t-SNE {}; PCA {}.",
                 ratio_verdict(a.tsne_chi.mean, b.tsne_chi.mean, 1.0),
                 ratio_verdict(a.pca.chi, b.pca.chi, 1.0)
-            );
+            ),
+            Some(_) => not_run("the intra-degradation groups Noise{10,30} and Noise{10,20}"),
+            None => not_run("SRGAN-wGR"),
         }
-    }
-    if let (Some(c), Some(n)) = (d("srgan_wgr"), d("srgan_wgr_noisy")) {
-        let pair = ["clean", "noise:5-30"];
-        if let (Some(a), Some(b)) = (group(c, &pair), group(n, &pair)) {
-            // The clean-trained net must separate clean from noise for the claim to be testable.
-            let test = |clean: f64, noisy: f64| {
-                if clean < VISIBLE {
-                    format!("{noisy:.2} vs {clean:.2}: not testable (the clean-trained network does not separate clean from noisy input)")
-                } else {
-                    format!(
-                        "{noisy:.2} vs {clean:.2} ({:.3}x): {}",
-                        noisy / clean,
-                        verdict(noisy <= clean / 10.0)
-                    )
-                }
-            };
-            let _ = writeln!(
-                s,
-                "5. **Training on noisy data makes noisy and clean features coincide** (rule: clean-vs-noise CHI at {layer} of the noisy-trained SRGAN-wGR at most 1/10 of the clean-trained one's, which must be visible). t-SNE {}; PCA {}.",
-                test(a.tsne_chi.mean, b.tsne_chi.mean),
-                test(a.pca.chi, b.pca.chi)
-            );
+    );
+    let pair = ["clean", "noise:5-30"];
+    let clean_noise = |n: &str| d(n).and_then(|l| group(l, &pair));
+    let _ = writeln!(
+        s,
+        "5. **Training on noisy data makes noisy and clean features coincide** (rule: clean-vs-noise CHI at {layer} of the noisy-trained SRGAN-wGR at most 1/10 of the clean-trained one's, which must be visible). {}",
+        match (clean_noise("srgan_wgr"), clean_noise("srgan_wgr_noisy")) {
+            (Some(a), Some(b)) => format!(
+                "t-SNE {}; PCA {}.",
+                coincide_verdict(a.tsne_chi.mean, b.tsne_chi.mean),
+                coincide_verdict(a.pca.chi, b.pca.chi)
+            ),
+            _ => not_run("SRGAN-wGR and SRGAN-wGR on noisy data, each probed on the group clean + noise:5-30"),
         }
-    }
+    );
     let _ = writeln!(s);
 }
 
@@ -413,4 +426,152 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
     );
     crate::io::write_atomic(&out.join("report.md"), |w| Ok(std::io::Write::write_all(w, s.as_bytes())?))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ratio_holds_from_its_factor_up_and_only_on_visible_clusters() {
+        assert_eq!(ratio_verdict(10.0, 1.0, 10.0), "10.00 vs 1.00 (10.0x): **holds**");
+        assert_eq!(ratio_verdict(9.99, 1.0, 10.0), "9.99 vs 1.00 (10.0x): **does not hold**");
+        // The operands are not interchangeable.
+        assert_eq!(ratio_verdict(1.0, 10.0, 10.0), "1.00 vs 10.00 (0.1x): **does not hold**");
+        // A large ratio of invisible clusters is noise.
+        assert_eq!(
+            ratio_verdict(0.99, 0.001, 10.0),
+            "0.99 vs 0.00 (990.0x): **does not hold** (no visible clusters)"
+        );
+        assert_eq!(ratio_verdict(1.0, 0.0, 10.0).split(": ").last(), Some("**holds**"));
+    }
+
+    #[test]
+    fn growth_tolerates_jitter_but_needs_a_visible_deepest_layer_above_the_first() {
+        assert!(grows(&[0.0, 0.5, 2.0, 40.0]));
+        // A 10% drop is jitter, 11% is not; a drop under 0.05 always is.
+        assert!(grows(&[0.0, 10.0, 9.0, 12.0]));
+        assert!(!grows(&[0.0, 10.0, 8.9, 12.0]));
+        assert!(grows(&[0.0, 0.3, 0.26, 2.0]));
+        assert!(!grows(&[0.0, 0.5, 0.9]), "the deepest layer is not visibly clustered");
+        assert!(!grows(&[5.0, 5.0, 5.0]), "no growth from the first layer");
+    }
+
+    #[test]
+    fn coinciding_needs_a_tenfold_drop_from_a_visible_clean_network() {
+        assert_eq!(coincide_verdict(20.0, 2.0), "2.00 vs 20.00 (0.100x): **holds**");
+        assert_eq!(coincide_verdict(20.0, 2.2), "2.20 vs 20.00 (0.110x): **does not hold**");
+        assert!(coincide_verdict(0.99, 0.0).contains("not testable"));
+        assert!(not_run("SRGAN-wGR").starts_with("**not run**: it needs SRGAN-wGR"));
+    }
+
+    fn scores(sets: &[&str], tsne: f64, pca: f64) -> GroupScores {
+        let c = |chi| crate::metrics::ClusterScores { n: 30, k: sets.len(), wd: 1.0, bd: 1.0, chi };
+        GroupScores {
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            points: 30,
+            feature_dim: 64,
+            pca_dims: 30,
+            pca: c(pca),
+            tsne_chi: MeanStd { mean: tsne, std: 0.0 },
+            tsne_wd: MeanStd::default(),
+            tsne_bd: MeanStd::default(),
+            tsne_kl: MeanStd::default(),
+            runs: Vec::new(),
+            embeddings: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// A network whose deepest layer has main CHI `tsne` (PCA: twice that) and the given intra
+    /// groups; its first layer has CHI 0.
+    fn net(name: &str, tsne: f64, intra: Vec<GroupScores>) -> NetResult {
+        let layer = |name: &str, chi: f64, intra| LayerReport {
+            layer: name.into(),
+            map_shape: (8, 4, 4),
+            main: scores(&["clean", "blur:2-4", "noise:5-30"], chi, 2.0 * chi),
+            intra,
+        };
+        NetResult {
+            net: *super::super::plan::NETWORKS.iter().find(|n| n.name == name).unwrap(),
+            layers: vec![layer("conv1", 0.0, Vec::new()), layer("rb2", tsne, intra)],
+            content_chi: vec![None, Some(MeanStd { mean: 0.5, std: 0.0 })],
+            train_seconds: 0.0,
+            trained_now: true,
+            probe_seconds: 0.0,
+            val_psnr: None,
+            sharpness: Sharpness { gradient: 0.0, psnr_y: 0.0 },
+        }
+    }
+
+    fn claims_text(res: &[NetResult]) -> String {
+        let mut s = String::new();
+        claims(&mut s, res, "rb2");
+        s
+    }
+
+    /// The numbered claim lines (sub-items of claims 0 and 3 left out).
+    fn claim_lines(res: &[NetResult]) -> Vec<String> {
+        let s = claims_text(res);
+        s.lines().filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())).map(String::from).collect()
+    }
+
+    #[test]
+    fn each_claim_compares_the_networks_its_rule_names() {
+        let pairs = |near: f64, far: f64| {
+            vec![
+                scores(&["noise:10", "noise:30"], far, far),
+                scores(&["noise:10", "noise:20"], near, near),
+                scores(&["clean", "noise:5-30"], 40.0, 40.0),
+            ]
+        };
+        let res = vec![
+            net("srresnet_wgr", 100.0, Vec::new()),
+            net("srresnet_wogr", 2.0, Vec::new()),
+            net("srgan_wgr", 50.0, pairs(3.0, 30.0)),
+            net("srgan_wogr", 40.0, Vec::new()),
+            net("srgan_wgr_noisy", 50.0, vec![scores(&["clean", "noise:5-30"], 2.0, 8.0)]),
+        ];
+        let l = claim_lines(&res);
+        assert_eq!(l.len(), 6, "{l:#?}");
+        assert!(
+            l[1].ends_with("t-SNE 100.00 vs 2.00 (50.0x): **holds**; PCA 200.00 vs 4.00 (50.0x): **holds**."),
+            "{}",
+            l[1]
+        );
+        assert!(
+            l[2].ends_with("t-SNE 40.00 vs 2.00 (20.0x): **holds**; PCA 80.00 vs 4.00 (20.0x): **holds**."),
+            "{}",
+            l[2]
+        );
+        assert!(
+            l[4].ends_with("t-SNE 30.00 vs 3.00 (10.0x): **holds**; PCA 30.00 vs 3.00 (10.0x): **holds**."),
+            "{}",
+            l[4]
+        );
+        assert!(
+            l[5].ends_with(
+                "t-SNE 2.00 vs 40.00 (0.050x): **holds**; PCA 8.00 vs 40.00 (0.200x): **does not hold**."
+            ),
+            "{}",
+            l[5]
+        );
+        // Claim 0: degradation CHI against content CHI (0.5) of the same map.
+        let text = claims_text(&res);
+        assert!(
+            text.contains("   - SRResNet-wGR: degradation 100.00 vs content 0.50 (200.0x): **holds**"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_claim_without_its_networks_says_not_run() {
+        let l = claim_lines(&[net("srresnet_wgr", 100.0, Vec::new())]);
+        assert_eq!(l.len(), 6, "{l:#?}");
+        for i in [1, 2, 4, 5] {
+            assert!(l[i].contains("**not run**: it needs"), "claim {i}: {}", l[i]);
+        }
+        let l = claim_lines(&[net("srgan_wgr", 50.0, Vec::new())]);
+        assert!(l[4].contains("not run**: it needs the intra-degradation groups"), "{}", l[4]);
+    }
 }
