@@ -239,3 +239,74 @@ pub fn probe(
     }
     Ok(ProbeResult { layers, testsets: ts, features })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rng;
+
+    const COUNT: usize = 10;
+    const DIM: usize = 6;
+
+    fn settings() -> ProbeSettings {
+        ProbeSettings {
+            sets: Vec::new(),
+            set_names: ["a", "b", "c"].map(String::from).to_vec(),
+            intra_groups: Vec::new(),
+            layers: Vec::new(),
+            lr_patch: 8,
+            count: COUNT,
+            runs: 1,
+            pca_dims: 50,
+            perplexity: 5.0,
+            tsne_iters: 500,
+            seed: 0,
+            batch: 1,
+        }
+    }
+
+    /// Three sets of COUNT rows (set by set, as the probe stores them); row r sits at offset 6
+    /// along axis `cluster(r)`, plus unit noise.
+    fn features(cluster: impl Fn(usize) -> usize) -> FeatureMatrix {
+        let mut rng = Rng::new(4);
+        let rows = 3 * COUNT;
+        let mut data = Vec::with_capacity(rows * DIM);
+        for r in 0..rows {
+            data.extend((0..DIM).map(|j| rng.normal() as f32 + if j == cluster(r) { 6.0 } else { 0.0 }));
+        }
+        FeatureMatrix { layer: "x".into(), rows, dim: DIM, map_shape: (DIM, 1, 1), data }
+    }
+
+    fn score(m: &FeatureMatrix, group: &[&str]) -> GroupScores {
+        let st = settings();
+        let group: Vec<String> = group.iter().map(|s| s.to_string()).collect();
+        score_group(m, &st.set_names, &group, &st, &Device::Cpu, &|| {}).unwrap()
+    }
+
+    #[test]
+    fn pca_scores_of_clusters_by_set_equal_the_closed_form_on_the_raw_rows() {
+        let m = features(|r| r / COUNT);
+        // Group "c, a": rows 20..30 then 0..10, labelled by set. With every component kept, PCA is
+        // a rotation and CHI is the same as on the raw rows.
+        let g = score(&m, &["c", "a"]);
+        let rows: Vec<f32> =
+            m.data[2 * COUNT * DIM..].iter().chain(&m.data[..COUNT * DIM]).copied().collect();
+        let labels: Vec<i64> = (0..2 * COUNT).map(|i| (i / COUNT) as i64).collect();
+        let want = crate::metrics::cluster_scores(&rows, 2 * COUNT, DIM, &labels).unwrap().chi;
+        assert_eq!(g.pca_dims, DIM);
+        assert!((g.pca.chi - want).abs() < 1e-6 * want, "{} vs {want}", g.pca.chi);
+        assert!(want > 50.0, "the sets are far apart: {want}");
+        assert!(g.tsne_chi.mean > 10.0, "t-SNE separates them too: {}", g.tsne_chi.mean);
+    }
+
+    #[test]
+    fn clusters_unrelated_to_the_sets_score_at_the_null() {
+        // The same geometry, but cluster membership cycles across the sets: every set holds all
+        // three clusters, so labels by set carry no information.
+        let m = features(|r| r % 3);
+        let g = score(&m, &["a", "b", "c"]);
+        assert!(g.pca.chi < 3.0, "PCA CHI {} under labels unrelated to the clusters", g.pca.chi);
+        let by_set = score(&features(|r| r / COUNT), &["a", "b", "c"]);
+        assert!(by_set.pca.chi > 20.0 * g.pca.chi, "{} vs {}", by_set.pca.chi, g.pca.chi);
+    }
+}
