@@ -27,7 +27,7 @@ pub enum AffinitiesArg {
     Auto,
     /// Computed once and kept: 2 x N^2 bytes (800 MB at N = 20000).
     Stored,
-    /// Recomputed from the input at every iteration: O(N x D) memory, about 10 times slower
+    /// Recomputed from the input at every iteration: O(N x D) memory, 10 to 16 times slower
     /// (CPU only: --device cuda runs on the CPU then).
     Streamed,
 }

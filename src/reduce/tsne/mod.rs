@@ -53,7 +53,7 @@ pub enum PStorage {
     /// A packed f32 triangle, N(N-1)/2 floats (2 bytes x N^2), computed once.
     Stored,
     /// Recomputed from the input points block by block at every iteration: memory O(N x d)
-    /// besides the embedding, about 10 times slower (CPU only).
+    /// besides the embedding, 10 to 16 times slower (CPU only).
     Streamed,
 }
 
