@@ -62,6 +62,12 @@ fn a_killed_and_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
     assert!(ck.params_ema.is_some() && ck.optim.is_none());
     let metrics = std::fs::read_to_string(b.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().filter(|l| l.contains("\"loss\"")).count(), 6, "{metrics}");
+    // The clock continues across the resume: `seconds` is the run's training time.
+    let seconds: Vec<f64> = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.get("seconds")?.as_f64())
+        .collect();
+    assert!(seconds.windows(2).all(|w| w[1] >= w[0]), "seconds go back at the resume: {seconds:?}");
     // Validations at 6 and 12 score both the EMA and the raw weights, and are drawn.
     assert_eq!(metrics.lines().filter(|l| l.contains("\"val_psnr_y_raw\"")).count(), 2, "{metrics}");
     let curves = image::open(b.join("curves.png")).expect("curves.png is a readable image");

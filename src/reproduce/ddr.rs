@@ -14,6 +14,7 @@ use crate::nn::checkpoint::{self, WeightSet};
 use crate::probe::report::Subject;
 use crate::probe::run::{MeanStd, ProbeResult};
 use crate::probe::study::{probe_network, ReportTo};
+use crate::train::run::logged_seconds;
 use crate::train::{train, TrainConfig, TrainOptions};
 use crate::Result;
 use anyhow::{bail, ensure, Context};
@@ -42,26 +43,24 @@ fn demo_data(out: &Path) -> Result<(PathBuf, String)> {
     Ok((pack, heldout.display().to_string()))
 }
 
-/// Seconds of training and the final validation (PSNR-Y, bicubic) from a run's metrics.jsonl.
-fn run_metrics(run: &Path) -> (f64, Option<(f64, f64)>) {
+/// The final validation (PSNR-Y, bicubic) from a run's metrics.jsonl.
+fn final_validation(run: &Path) -> Option<(f64, f64)> {
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
-    let (mut secs, mut val) = (0.0, None);
+    let mut val = None;
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if let Some(s) = v.get("seconds").and_then(|s| s.as_f64()) {
-            secs = s;
-        }
         if let (Some(p), Some(b)) =
             (v.get("val_psnr_y").and_then(|x| x.as_f64()), v.get("bicubic_psnr_y").and_then(|x| x.as_f64()))
         {
             val = Some((p, b));
         }
     }
-    (secs, val)
+    val
 }
 
 /// Trains `net` unless OUT/runs holds the same run finished; resumes an interrupted one.
-/// Returns the seconds of training in this call, None for a reused run.
+/// Returns the run's seconds of training (earlier calls it resumed from included), None for a
+/// reused run.
 fn train_or_reuse(
     net: &Network,
     scale: Scale,
@@ -99,7 +98,7 @@ fn train_or_reuse(
         run.display()
     );
     let s = train(cfg, &run, dev, &TrainOptions { resume, stop_after: None, quiet })?;
-    Ok(Some(s.seconds))
+    Ok(Some(s.run_seconds))
 }
 
 /// CHI of each layer's main t-SNE maps with the source photo of each crop as the label.
@@ -197,7 +196,7 @@ pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
         let cfg = train_config(net, a.scale, &a.out, &inputs);
         let trained = train_or_reuse(net, a.scale, &a.out, &cfg, dev, a.quiet)?;
         let run_dir = a.out.join("runs").join(net.name);
-        let (logged_seconds, val_psnr) = run_metrics(&run_dir);
+        let val_psnr = final_validation(&run_dir);
         eprintln!("{}: probing", net.title);
         let model = run_dir.join("model.safetensors");
         let ck = checkpoint::load(&model, None)?;
@@ -226,7 +225,7 @@ pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
             net: *net,
             layers: res.layers,
             content_chi: content,
-            train_seconds: trained.unwrap_or(logged_seconds),
+            train_seconds: trained.or_else(|| logged_seconds(&run_dir.join("metrics.jsonl"))),
             trained_now: trained.is_some(),
             probe_seconds,
             val_psnr,

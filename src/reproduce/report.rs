@@ -17,7 +17,8 @@ pub struct NetResult {
     /// Per layer: CHI of the main t-SNE maps with the source photo as label (content, not
     /// degradation); None when the crops come from a single photo.
     pub content_chi: Vec<Option<MeanStd>>,
-    pub train_seconds: f64,
+    /// Seconds of training of the whole run; None when its metrics do not say.
+    pub train_seconds: Option<f64>,
     pub trained_now: bool,
     pub probe_seconds: f64,
     /// Validation PSNR-Y of the final model and of bicubic, from the run's metrics.
@@ -326,11 +327,11 @@ pub fn write(out: &Path, run: &RunInfo, st: &ProbeSettings, res: &[NetResult]) -
     let _ = writeln!(s, "## Wall time\n\n| network | training (s) | trained in this call | validation PSNR-Y (bicubic) | probe (s) |\n|---|---:|---|---:|---:|");
     for r in res {
         let psnr = r.val_psnr.map_or("-".into(), |(v, b)| format!("{v:.2} dB ({b:.2})"));
+        let train = r.train_seconds.map_or("-".into(), |t| format!("{t:.0}"));
         let _ = writeln!(
             s,
-            "| {} | {:.0} | {} | {psnr} | {:.0} |",
+            "| {} | {train} | {} | {psnr} | {:.0} |",
             r.net.title,
-            r.train_seconds,
             if r.trained_now { "yes" } else { "no (reused)" },
             r.probe_seconds
         );
@@ -496,7 +497,7 @@ mod tests {
             net: *super::super::plan::NETWORKS.iter().find(|n| n.name == name).unwrap(),
             layers: vec![layer("conv1", 0.0, Vec::new()), layer("rb2", tsne, intra)],
             content_chi: vec![None, Some(MeanStd { mean: 0.5, std: 0.0 })],
-            train_seconds: 0.0,
+            train_seconds: None,
             trained_now: true,
             probe_seconds: 0.0,
             val_psnr: None,

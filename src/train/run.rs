@@ -66,7 +66,10 @@ pub struct Summary {
     pub final_loss: Option<f64>,
     pub val_psnr_y: Option<f64>,
     pub bicubic_psnr_y: Option<f64>,
+    /// Seconds of this call.
     pub seconds: f64,
+    /// Seconds of the whole run, earlier calls resumed from included.
+    pub run_seconds: f64,
 }
 
 /// Trains as `cfg` says, writing into `out`.
@@ -98,6 +101,8 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         check_folder()?;
     }
     let _lock = lock;
+    // A resumed run's clock continues from its metrics, so `seconds` is the run's training time.
+    let mut earlier_seconds = 0.0;
     if opts.resume {
         trainer.resume(&run.latest())?;
         ensure!(
@@ -108,6 +113,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             cfg.run.iterations
         );
         truncate_metrics(&run.metrics(), trainer.iteration())?;
+        earlier_seconds = logged_seconds(&run.metrics()).unwrap_or(0.0);
     } else {
         let _ = std::fs::remove_file(run.metrics());
     }
@@ -139,6 +145,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
         val_psnr_y: last_val,
         bicubic_psnr_y: bicubic_y,
         seconds: t0.elapsed().as_secs_f64(),
+        run_seconds: earlier_seconds + t0.elapsed().as_secs_f64(),
     };
     for step in trainer.iteration() + 1..=cfg.run.iterations {
         let r = trainer.step().map_err(|e| match e.downcast_ref::<NonFiniteLoss>() {
@@ -158,7 +165,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, dev: &Device, opts: &TrainOptions) -
             r.terms.iter().map(|(k, v)| format!(" {}={v:.4}", k.trim_start_matches("l_"))).collect();
         pb.set_message(format!("loss {:.5}{shown} lr {:.2e}", r.loss, r.lr));
         if cfg.run.log_every > 0 && step % cfg.run.log_every == 0 {
-            let mut line = serde_json::json!({"step": step, "loss": r.loss, "lr": r.lr, "seconds": t0.elapsed().as_secs_f64()});
+            let mut line = serde_json::json!({"step": step, "loss": r.loss, "lr": r.lr, "seconds": earlier_seconds + t0.elapsed().as_secs_f64()});
             for (k, v) in &r.terms {
                 line[*k] = serde_json::json!(v);
             }
@@ -223,6 +230,14 @@ fn lock_run(run: &RunDir) -> Result<std::fs::File> {
             Err(e).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
+}
+
+/// The last `seconds` logged in a metrics file (None without one).
+pub fn logged_seconds(path: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.get("seconds")?.as_f64())
 }
 
 fn append_metrics(path: &Path, line: serde_json::Value) -> Result<()> {
