@@ -235,8 +235,7 @@ fn read_pack(path: &Path) {
     if let Ok(p) = Pack::open(path) {
         let _ = p.verify();
         for i in 0..p.len() {
-            if let Ok(img) = p.image(i) {
-                let _ = img;
+            if p.image(i).is_ok() {
                 let e = &p.entries()[i];
                 let _ = p.window(i, 0, 0, e.h.min(4), e.w.min(4));
             }

@@ -117,7 +117,12 @@ pub struct TsneResult {
 impl TsneConfig {
     /// The learning rate used for `n` points.
     pub fn learning_rate_for(&self, n: usize) -> f64 {
-        self.learning_rate.unwrap_or_else(|| (n as f64 / self.early_exaggeration / 4.0).max(50.0))
+        self.learning_rate.unwrap_or_else(|| self.auto_learning_rate(n))
+    }
+
+    /// scikit-learn's 'auto' learning rate for `n` points: max(N / early_exaggeration / 4, 50).
+    pub fn auto_learning_rate(&self, n: usize) -> f64 {
+        (n as f64 / self.early_exaggeration / 4.0).max(50.0)
     }
 
     /// Whether P is streamed for `n` points.
@@ -325,7 +330,7 @@ pub(crate) fn optimise(
         kl.is_finite() && embedding.iter().all(|v| v.is_finite()),
         "t-SNE diverged: after {it} iterations the embedding is not finite (KL {kl}); the learning \
          rate {lr} is too large for these {n} points (the default, auto, is {})",
-        TsneConfig { learning_rate: None, ..cfg.clone() }.learning_rate_for(n)
+        cfg.auto_learning_rate(n)
     );
     Ok(TsneResult { embedding, kl, iterations: it, learning_rate: lr })
 }
