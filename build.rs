@@ -4,6 +4,13 @@
 //! CPU only. `DDR_REQUIRE_PTX=1` turns a missing nvcc or a failing kernel into a build error that
 //! shows nvcc's own message. `DDR_CUDA_ARCH` overrides the virtual architecture (default compute_80).
 //!
+//! The same sources are also compiled for the host with a C++ compiler (through the `cc` crate)
+//! and `kernels/emu/`, into the emulated CUDA device (`--device cuda-emu`, see
+//! `src/device/cuda/emulator.rs`); the build sets `cfg(ddr_cuda_emu)` when that worked. No C++
+//! compiler: a warning, and no emulated device, unless `DDR_REQUIRE_EMU=1` makes it an error.
+//! `DDR_EMU_SANITIZE=address|thread` builds the emulated kernels with that sanitizer
+//! (scripts/sanitize-kernels.sh).
+//!
 //! nvcc is looked up in this order: `$NVCC`, `$CUDA_HOME/bin/nvcc`, `$CUDA_PATH/bin/nvcc`, `nvcc`
 //! on `PATH`, and finally the project-local copy that `scripts/install-nvcc.sh` installs.
 
@@ -20,7 +27,16 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let kernels_dir = manifest.join("kernels");
     println!("cargo:rerun-if-changed=kernels");
-    for var in ["NVCC", "CUDA_HOME", "CUDA_PATH", "DDR_CUDA_ARCH", "DDR_REQUIRE_PTX"] {
+    println!("cargo::rustc-check-cfg=cfg(ddr_cuda_emu)");
+    for var in [
+        "NVCC",
+        "CUDA_HOME",
+        "CUDA_PATH",
+        "DDR_CUDA_ARCH",
+        "DDR_REQUIRE_PTX",
+        "DDR_REQUIRE_EMU",
+        "DDR_EMU_SANITIZE",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let require = env::var("DDR_REQUIRE_PTX").is_ok_and(|v| v == "1");
@@ -40,6 +56,160 @@ fn main() {
         Some(nvcc) => compile_all(&nvcc, &arch, &sources, &out_dir, require),
     };
     write_registry(&out_dir, &arch, built.as_ref());
+
+    let require_emu = env::var("DDR_REQUIRE_EMU").is_ok_and(|v| v == "1");
+    match emulator::build(&kernels_dir, &sources, &out_dir) {
+        Ok(entries) => {
+            if let Some(b) = &built {
+                emulator::check_same_entries(b.modules.iter().map(|m| (&m.name, &m.entries)), &entries);
+            }
+            println!("cargo:rustc-cfg=ddr_cuda_emu");
+        }
+        Err(e) if require_emu => {
+            panic!("DDR_REQUIRE_EMU=1 but the emulated CUDA device failed to build:\n{e}")
+        }
+        Err(e) => {
+            for line in e.lines().take(20) {
+                println!("cargo:warning={line}");
+            }
+            println!("cargo:warning=building without the emulated CUDA device (--device cuda-emu)");
+        }
+    }
+}
+
+/// The emulated CUDA device: every kernels/*.cu compiled as host C++ with kernels/emu/cuda_emu.h.
+mod emulator {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    use std::path::{Path, PathBuf};
+
+    /// Compiles the emulated kernels and runtime into a static library that cargo links; returns
+    /// the kernel names of each module.
+    pub fn build(
+        kernels: &Path,
+        sources: &[PathBuf],
+        out_dir: &Path,
+    ) -> Result<BTreeMap<String, Vec<String>>, String> {
+        let emu = kernels.join("emu");
+        let base = || {
+            let mut b = cc::Build::new();
+            b.cpp(true)
+                .std("c++17")
+                .opt_level(2)
+                .debug(false)
+                .flag("-ffp-contract=off")
+                .flag("-fno-strict-aliasing")
+                .flag_if_supported("-Wno-unknown-pragmas")
+                .include(emu.join("include"))
+                .include(&emu)
+                .include(kernels)
+                .cargo_warnings(false);
+            b
+        };
+        let gen = out_dir.join("emu");
+        std::fs::create_dir_all(&gen).map_err(|e| format!("{}: {e}", gen.display()))?;
+        let mut entries = BTreeMap::new();
+        let mut files = vec![emu.join("runtime.cpp")];
+        for src in sources {
+            let name = src.file_stem().unwrap().to_string_lossy().to_string();
+            let names = scan_entries(&base(), &emu, src)?;
+            let wrapper = gen.join(format!("{name}.cpp"));
+            std::fs::write(&wrapper, module_wrapper(&name, src, &names)).map_err(|e| e.to_string())?;
+            files.push(wrapper);
+            entries.insert(name, names);
+        }
+        let tables = gen.join("tables.cpp");
+        std::fs::write(&tables, tables_source(&entries)).map_err(|e| e.to_string())?;
+        files.push(tables);
+        println!("cargo:rerun-if-env-changed=CXX");
+        let mut b = base();
+        match std::env::var("DDR_EMU_SANITIZE").as_deref() {
+            Ok("address") => {
+                b.flag("-fsanitize=address").flag("-fno-omit-frame-pointer");
+            }
+            Ok("thread") => {
+                b.flag("-fsanitize=thread");
+            }
+            Ok("") | Err(_) => {}
+            Ok(other) => return Err(format!("DDR_EMU_SANITIZE={other}: use address or thread")),
+        }
+        b.files(&files);
+        b.try_compile("ddr_cuda_emu").map_err(|e| format!("compiling the emulated kernels failed: {e}"))?;
+        Ok(entries)
+    }
+
+    /// The `extern "C" __global__` functions of one source: preprocessed with `__global__` as a
+    /// marker, so that macro-generated kernels (GEMM_KERNELS) are found too.
+    fn scan_entries(b: &cc::Build, emu: &Path, src: &Path) -> Result<Vec<String>, String> {
+        let mut cmd = b.try_get_compiler().map_err(|e| format!("no C++ compiler: {e}"))?.to_command();
+        cmd.args(["-E", "-P", "-DDDR_EMU_SCAN", "-include"])
+            .arg(emu.join("cuda_emu.h"))
+            .args(["-x", "c++"])
+            .arg(src);
+        let out = cmd.output().map_err(|e| format!("cannot run the C++ preprocessor: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("{}: {}", src.display(), String::from_utf8_lossy(&out.stderr)));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut names = Vec::new();
+        for piece in text.split("__ddr_emu_kernel__").skip(1) {
+            let rest = piece.trim_start().strip_prefix("void").ok_or_else(|| {
+                format!("{}: a __global__ function that does not return void", src.display())
+            })?;
+            let name: String =
+                rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            names.push(name);
+        }
+        Ok(names)
+    }
+
+    /// One translation unit per kernel file: its helpers in a namespace of their own (the files
+    /// were written as separate CUDA modules), and its table of entry points.
+    fn module_wrapper(name: &str, src: &Path, entries: &[String]) -> String {
+        let mut s = String::new();
+        writeln!(s, "#include \"cuda_emu.h\"\nnamespace ddr_emu_{name} {{").unwrap();
+        writeln!(s, "#include \"{}\"\n}}", src.display()).unwrap();
+        writeln!(s, "extern \"C\" const ddr_emu_kernel ddr_emu_table_{name}[] = {{").unwrap();
+        for e in entries {
+            writeln!(s, "    DDR_EMU_KERNEL(ddr_emu_{name}, {e}),").unwrap();
+        }
+        writeln!(s, "    ddr_emu_kernel{{nullptr, nullptr, 0, nullptr}}}};").unwrap();
+        s
+    }
+
+    fn tables_source(entries: &BTreeMap<String, Vec<String>>) -> String {
+        let mut s = String::from("#include <cstring>\n#include \"cuda_emu.h\"\n");
+        for name in entries.keys() {
+            writeln!(s, "extern \"C\" const ddr_emu_kernel ddr_emu_table_{name}[];").unwrap();
+        }
+        s.push_str("static const ddr_emu_kernel* const TABLES[] = {");
+        for name in entries.keys() {
+            write!(s, "ddr_emu_table_{name}, ").unwrap();
+        }
+        s.push_str("nullptr};\n");
+        s.push_str(
+            "extern \"C\" const ddr_emu_kernel* ddr_emu_find(const char* name) {\n\
+             \x20   for (const ddr_emu_kernel* const* t = TABLES; *t; t++)\n\
+             \x20       for (const ddr_emu_kernel* k = *t; k->name; k++)\n\
+             \x20           if (std::strcmp(k->name, name) == 0) return k;\n\
+             \x20   return nullptr;\n}\n",
+        );
+        s
+    }
+
+    /// The emulated kernels and the PTX entries must be the same set, module by module.
+    pub fn check_same_entries<'a>(
+        ptx: impl Iterator<Item = (&'a String, &'a Vec<String>)>,
+        emulated: &BTreeMap<String, Vec<String>>,
+    ) {
+        for (module, ptx_entries) in ptx {
+            let mut a = ptx_entries.clone();
+            let mut b = emulated.get(module).cloned().unwrap_or_default();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "kernels/{module}.cu: the PTX entries and the emulated kernels differ");
+        }
+    }
 }
 
 fn kernel_sources(dir: &Path) -> Vec<PathBuf> {

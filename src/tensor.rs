@@ -248,13 +248,7 @@ impl Tensor {
     pub fn deep_clone(&self) -> Result<Tensor> {
         let storage = match &*self.storage {
             Storage::Cpu(v) => Storage::Cpu(v.clone()),
-            Storage::Cuda(b, d) => {
-                let mut nb = d.alloc(b.len())?;
-                d.stream()
-                    .memcpy_dtod(&b.view(), &mut nb.view_mut())
-                    .map_err(|e| anyhow!("device copy failed: {e}"))?;
-                Storage::Cuda(nb, d.clone())
-            }
+            Storage::Cuda(b, d) => Storage::Cuda(d.duplicate(b)?, d.clone()),
         };
         Ok(Tensor::new(&self.shape, storage))
     }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_bits_equal, gpu_or_skip, uniform};
+use common::{assert_bits_equal, cuda_devices, uniform};
 use ddr_engine::device::cpu::elementwise as cpu;
 use ddr_engine::device::cuda::{elementwise as cuda, CudaBuf, CudaDevice};
 use ddr_engine::Rng;
@@ -31,60 +31,59 @@ fn inputs(rng: &mut Rng, n: usize) -> Vec<f32> {
 
 #[test]
 fn elementwise_kernels_match_cpu_reference() {
-    let Some(dev) = gpu_or_skip("elementwise_kernels_match_cpu_reference") else {
-        return;
-    };
-    let mut rng = Rng::new(0xE1E);
-    for n in SIZES {
-        let x = inputs(&mut rng, n);
-        let b = inputs(&mut rng, n);
-        let (dx, db) = (dev.upload(&x).unwrap(), dev.upload(&b).unwrap());
-        let a = 0.37f32;
-        let slope = 0.1f32;
+    for dev in cuda_devices("elementwise_kernels_match_cpu_reference") {
+        let mut rng = Rng::new(0xE1E);
+        for n in SIZES {
+            let x = inputs(&mut rng, n);
+            let b = inputs(&mut rng, n);
+            let (dx, db) = (dev.upload(&x).unwrap(), dev.upload(&b).unwrap());
+            let a = 0.37f32;
+            let slope = 0.1f32;
 
-        let check = |name: &str, want: Vec<f32>, run: &dyn Fn(&mut CudaBuf)| {
-            let mut out = poisoned(&dev, n);
-            run(&mut out);
-            assert_bits_equal(&format!("{name} n={n}"), &dev.download(&out).unwrap(), &want);
-        };
-        let mut want = vec![0.0; n];
+            let check = |name: &str, want: Vec<f32>, run: &dyn Fn(&mut CudaBuf)| {
+                let mut out = poisoned(&dev, n);
+                run(&mut out);
+                assert_bits_equal(&format!("{name} n={n}"), &dev.download(&out).unwrap(), &want);
+            };
+            let mut want = vec![0.0; n];
 
-        cpu::scale_f32(&x, a, &mut want);
-        check("scale_f32", want.clone(), &|o| {
-            cuda::scale_f32(&dev, &dx.dev_view(), a, &mut o.dev_view_mut()).unwrap()
-        });
-        cpu::add_f32(&x, &b, &mut want);
-        check("add_f32", want.clone(), &|o| {
-            cuda::add_f32(&dev, &dx.dev_view(), &db.dev_view(), &mut o.dev_view_mut()).unwrap()
-        });
-        cpu::relu_fwd_f32(&x, &mut want);
-        check("relu_fwd_f32", want.clone(), &|o| {
-            cuda::relu_fwd_f32(&dev, &dx.dev_view(), &mut o.dev_view_mut()).unwrap()
-        });
-        cpu::relu_bwd_f32(&x, &b, &mut want);
-        check("relu_bwd_f32", want.clone(), &|o| {
-            cuda::relu_bwd_f32(&dev, &dx.dev_view(), &db.dev_view(), &mut o.dev_view_mut()).unwrap()
-        });
-        cpu::leaky_relu_fwd_f32(&x, slope, &mut want);
-        check("leaky_relu_fwd_f32", want.clone(), &|o| {
-            cuda::leaky_relu_fwd_f32(&dev, &dx.dev_view(), slope, &mut o.dev_view_mut()).unwrap()
-        });
-        cpu::leaky_relu_bwd_f32(&x, &b, slope, &mut want);
-        check("leaky_relu_bwd_f32", want.clone(), &|o| {
-            cuda::leaky_relu_bwd_f32(&dev, &dx.dev_view(), &db.dev_view(), slope, &mut o.dev_view_mut())
-                .unwrap()
-        });
-        check("copy_f32", x.clone(), &|o| {
-            cuda::copy_f32(&dev, &dx.dev_view(), &mut o.dev_view_mut()).unwrap()
-        });
-        cpu::fill_f32(&mut want, -2.5);
-        check("fill_f32", want.clone(), &|o| cuda::fill_f32(&dev, &mut o.dev_view_mut(), -2.5).unwrap());
+            cpu::scale_f32(&x, a, &mut want);
+            check("scale_f32", want.clone(), &|o| {
+                cuda::scale_f32(&dev, &dx.dev_view(), a, &mut o.dev_view_mut()).unwrap()
+            });
+            cpu::add_f32(&x, &b, &mut want);
+            check("add_f32", want.clone(), &|o| {
+                cuda::add_f32(&dev, &dx.dev_view(), &db.dev_view(), &mut o.dev_view_mut()).unwrap()
+            });
+            cpu::relu_fwd_f32(&x, &mut want);
+            check("relu_fwd_f32", want.clone(), &|o| {
+                cuda::relu_fwd_f32(&dev, &dx.dev_view(), &mut o.dev_view_mut()).unwrap()
+            });
+            cpu::relu_bwd_f32(&x, &b, &mut want);
+            check("relu_bwd_f32", want.clone(), &|o| {
+                cuda::relu_bwd_f32(&dev, &dx.dev_view(), &db.dev_view(), &mut o.dev_view_mut()).unwrap()
+            });
+            cpu::leaky_relu_fwd_f32(&x, slope, &mut want);
+            check("leaky_relu_fwd_f32", want.clone(), &|o| {
+                cuda::leaky_relu_fwd_f32(&dev, &dx.dev_view(), slope, &mut o.dev_view_mut()).unwrap()
+            });
+            cpu::leaky_relu_bwd_f32(&x, &b, slope, &mut want);
+            check("leaky_relu_bwd_f32", want.clone(), &|o| {
+                cuda::leaky_relu_bwd_f32(&dev, &dx.dev_view(), &db.dev_view(), slope, &mut o.dev_view_mut())
+                    .unwrap()
+            });
+            check("copy_f32", x.clone(), &|o| {
+                cuda::copy_f32(&dev, &dx.dev_view(), &mut o.dev_view_mut()).unwrap()
+            });
+            cpu::fill_f32(&mut want, -2.5);
+            check("fill_f32", want.clone(), &|o| cuda::fill_f32(&dev, &mut o.dev_view_mut(), -2.5).unwrap());
 
-        // axpy accumulates into its output, so it starts from b rather than from poison.
-        want.copy_from_slice(&b);
-        cpu::axpy_f32(a, &x, &mut want);
-        let mut out = dev.upload(&b).unwrap();
-        cuda::axpy_f32(&dev, a, &dx.dev_view(), &mut out.dev_view_mut()).unwrap();
-        assert_bits_equal(&format!("axpy_f32 n={n}"), &dev.download(&out).unwrap(), &want);
+            // axpy accumulates into its output, so it starts from b rather than from poison.
+            want.copy_from_slice(&b);
+            cpu::axpy_f32(a, &x, &mut want);
+            let mut out = dev.upload(&b).unwrap();
+            cuda::axpy_f32(&dev, a, &dx.dev_view(), &mut out.dev_view_mut()).unwrap();
+            assert_bits_equal(&format!("axpy_f32 n={n}"), &dev.download(&out).unwrap(), &want);
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{abs, assert_bits_equal, assert_close_mag, gemm_tolerance, gpu_or_skip, poisoned, uniform};
+use common::{abs, assert_bits_equal, assert_close_mag, cuda_devices, gemm_tolerance, poisoned, uniform};
 use ddr_engine::device::cpu::linear as cpu;
 use ddr_engine::device::cuda::{linear as cuda, ConvMath, CudaDevice};
 use ddr_engine::Rng;
@@ -105,45 +105,43 @@ fn gpu_all(dev: &CudaDevice, a: &Inputs) -> Out {
 
 #[test]
 fn linear_kernels_match_cpu_reference_in_every_math_mode() {
-    let Some(dev) = gpu_or_skip("linear_kernels_match_cpu_reference_in_every_math_mode") else {
-        return;
-    };
-    let mut rng = Rng::new(0x11);
-    for &s in SHAPES {
-        let (n, i, o) = s;
-        let a = Inputs::random(&mut rng, s);
-        let (want, mag) = (cpu_all(&a), cpu_all(&a.magnitudes()));
-        for math in ConvMath::ALL {
-            dev.set_conv_math(math);
-            let got = gpu_all(&dev, &a);
-            let (what, tol) = (format!("n={n} in={i} out={o} {math}"), gemm_tolerance(math));
-            assert_close_mag(&format!("linear_fwd {what}"), &got.y, &want.y, &mag.y, tol);
-            assert_close_mag(
-                &format!("linear_fwd without bias {what}"),
-                &got.y_nb,
-                &want.y_nb,
-                &mag.y_nb,
-                tol,
-            );
-            assert_close_mag(&format!("linear dx {what}"), &got.dx, &want.dx, &mag.dx, tol);
-            assert_close_mag(&format!("linear dw {what}"), &got.dw, &want.dw, &mag.dw, tol);
-            assert_bits_equal(&format!("linear db {what}"), &got.db, &want.db);
+    for dev in cuda_devices("linear_kernels_match_cpu_reference_in_every_math_mode") {
+        let mut rng = Rng::new(0x11);
+        for &s in SHAPES {
+            let (n, i, o) = s;
+            let a = Inputs::random(&mut rng, s);
+            let (want, mag) = (cpu_all(&a), cpu_all(&a.magnitudes()));
+            for math in ConvMath::ALL {
+                dev.set_conv_math(math);
+                let got = gpu_all(&dev, &a);
+                let (what, tol) = (format!("n={n} in={i} out={o} {math}"), gemm_tolerance(math));
+                assert_close_mag(&format!("linear_fwd {what}"), &got.y, &want.y, &mag.y, tol);
+                assert_close_mag(
+                    &format!("linear_fwd without bias {what}"),
+                    &got.y_nb,
+                    &want.y_nb,
+                    &mag.y_nb,
+                    tol,
+                );
+                assert_close_mag(&format!("linear dx {what}"), &got.dx, &want.dx, &mag.dx, tol);
+                assert_close_mag(&format!("linear dw {what}"), &got.dw, &want.dw, &mag.dw, tol);
+                assert_bits_equal(&format!("linear db {what}"), &got.db, &want.db);
+            }
         }
     }
 }
 
 #[test]
 fn linear_kernels_are_deterministic() {
-    let Some(dev) = gpu_or_skip("linear_kernels_are_deterministic") else {
-        return;
-    };
-    let mut rng = Rng::new(0x12);
-    let a = Inputs::random(&mut rng, (256, 300, 200));
-    for math in ConvMath::ALL {
-        dev.set_conv_math(math);
-        let (p, q) = (gpu_all(&dev, &a), gpu_all(&dev, &a));
-        for (u, v) in [(&p.y, &q.y), (&p.dx, &q.dx), (&p.dw, &q.dw), (&p.db, &q.db)] {
-            assert_bits_equal(&format!("linear {math} second run"), u, v);
+    for dev in cuda_devices("linear_kernels_are_deterministic") {
+        let mut rng = Rng::new(0x12);
+        let a = Inputs::random(&mut rng, (256, 300, 200));
+        for math in ConvMath::ALL {
+            dev.set_conv_math(math);
+            let (p, q) = (gpu_all(&dev, &a), gpu_all(&dev, &a));
+            for (u, v) in [(&p.y, &q.y), (&p.dx, &q.dx), (&p.dw, &q.dw), (&p.db, &q.db)] {
+                assert_bits_equal(&format!("linear {math} second run"), u, v);
+            }
         }
     }
 }

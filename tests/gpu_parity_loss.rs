@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{assert_bits_equal, assert_close, gpu_or_skip, poisoned, uniform};
+use common::{assert_bits_equal, assert_close, cuda_devices, poisoned, uniform};
 use ddr_engine::device::cpu::loss as cpu;
 use ddr_engine::device::cuda::{loss as cuda, CudaDevice, DevView, DevViewMut};
 use ddr_engine::Rng;
@@ -28,36 +28,39 @@ const LOSSES: [(&str, CpuLoss, GpuLoss, bool); 4] = [
 
 #[test]
 fn loss_kernels_match_cpu_reference_and_repeat_exactly() {
-    let Some(dev) = gpu_or_skip("loss_kernels_match_cpu_reference_and_repeat_exactly") else {
-        return;
-    };
-    let mut rng = Rng::new(0x1055);
-    let weight = 0.7f32;
-    for n in [1, 255, 257, 100_003, (1 << 20) + 7] {
-        let mut p = uniform(&mut rng, n, -3.0, 3.0);
-        let t = uniform(&mut rng, n, 0.0, 1.0);
-        p[0] = t[0]; // an exact zero difference (l1's gradient is 0 there)
-        let (gp, gt) = (dev.upload(&p).unwrap(), dev.upload(&t).unwrap());
-        for (name, cpu_fn, gpu_fn, exact) in LOSSES {
-            let mut want_g = vec![0f32; n];
-            let want = cpu_fn(&p, &t, weight, &mut want_g);
-            let run = || {
-                let mut g = poisoned(&dev, n);
-                let v = gpu_fn(&dev, &gp.dev_view(), &gt.dev_view(), weight, &mut g.dev_view_mut()).unwrap();
-                (v, dev.download(&g).unwrap())
-            };
-            let (got, got_g) = run();
-            let what = format!("{name} n={n}");
-            assert!((got - want).abs() <= 1e-12 * want.abs(), "{what}: value {got} but the CPU gives {want}");
-            if exact {
-                assert_bits_equal(&format!("{what} gradient"), &got_g, &want_g);
-            } else {
-                let k = weight / n as f32;
-                assert_close(&format!("{what} gradient"), &got_g, &want_g, 1e-6 * k, 1e-6);
+    for dev in cuda_devices("loss_kernels_match_cpu_reference_and_repeat_exactly") {
+        let mut rng = Rng::new(0x1055);
+        let weight = 0.7f32;
+        for n in [1, 255, 257, 100_003, (1 << 20) + 7] {
+            let mut p = uniform(&mut rng, n, -3.0, 3.0);
+            let t = uniform(&mut rng, n, 0.0, 1.0);
+            p[0] = t[0]; // an exact zero difference (l1's gradient is 0 there)
+            let (gp, gt) = (dev.upload(&p).unwrap(), dev.upload(&t).unwrap());
+            for (name, cpu_fn, gpu_fn, exact) in LOSSES {
+                let mut want_g = vec![0f32; n];
+                let want = cpu_fn(&p, &t, weight, &mut want_g);
+                let run = || {
+                    let mut g = poisoned(&dev, n);
+                    let v =
+                        gpu_fn(&dev, &gp.dev_view(), &gt.dev_view(), weight, &mut g.dev_view_mut()).unwrap();
+                    (v, dev.download(&g).unwrap())
+                };
+                let (got, got_g) = run();
+                let what = format!("{name} n={n}");
+                assert!(
+                    (got - want).abs() <= 1e-12 * want.abs(),
+                    "{what}: value {got} but the CPU gives {want}"
+                );
+                if exact {
+                    assert_bits_equal(&format!("{what} gradient"), &got_g, &want_g);
+                } else {
+                    let k = weight / n as f32;
+                    assert_close(&format!("{what} gradient"), &got_g, &want_g, 1e-6 * k, 1e-6);
+                }
+                let (again, again_g) = run();
+                assert_eq!(got.to_bits(), again.to_bits(), "{what}: the value changed between two runs");
+                assert_bits_equal(&format!("{what} gradient, second run"), &again_g, &got_g);
             }
-            let (again, again_g) = run();
-            assert_eq!(got.to_bits(), again.to_bits(), "{what}: the value changed between two runs");
-            assert_bits_equal(&format!("{what} gradient, second run"), &again_g, &got_g);
         }
     }
 }

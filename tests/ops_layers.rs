@@ -1,20 +1,27 @@
-//! Every CPU op of the compute core: forward against a plain reference, backward against central
+//! Every op of the compute core, on every device the suite covers (the CPU, the emulated CUDA
+//! device, a GPU when there is one): forward against a plain reference, backward against central
 //! finite differences (tolerances in tests/common/gradcheck.rs), on shapes with batch > 1, odd and
 //! non-square sizes, stride 2, and channel counts that are not multiples of 8.
 
 mod common;
 
 use common::gradcheck::{check, dot};
-use common::{naive, uniform};
+use common::{devices, naive, uniform};
 use ddr_engine::device::Conv2dGeom;
 use ddr_engine::ops::{self, conv2d::Conv2dSpec};
-use ddr_engine::tensor::{Slice, SliceMut};
 use ddr_engine::{Device, Rng, Tensor};
 
-const CPU: Device = Device::Cpu;
+fn t(dev: &Device, v: &[f32], shape: &[usize]) -> Tensor {
+    Tensor::from_slice(v, shape, dev).unwrap()
+}
 
-fn t(v: &[f32], shape: &[usize]) -> Tensor {
-    Tensor::from_slice(v, shape, &CPU).unwrap()
+/// A flat tensor of `v` on `dev`, for the weight-like arguments ops take as slices.
+fn flat(dev: &Device, v: &[f32]) -> Tensor {
+    t(dev, v, &[v.len()])
+}
+
+fn host(x: &Tensor) -> Vec<f32> {
+    x.to_vec().unwrap()
 }
 
 fn close(what: &str, got: &[f32], want: &[f64], tol: f64) {
@@ -35,73 +42,78 @@ fn conv2d_gradients_match_finite_differences() {
         (2, 2, 9, 8, Conv2dSpec { c_in: 2, c_out: 3, k: 5, stride: 1, pad: 2 }),
         (2, 3, 9, 9, Conv2dSpec { c_in: 3, c_out: 4, k: 3, stride: 2, pad: 1 }),
     ];
-    for (n, c, h, w, spec) in specs {
-        let x = uniform(&mut rng, n * c * h * w, -1.0, 1.0);
-        let wt = uniform(&mut rng, spec.weight_shape().iter().product(), -0.5, 0.5);
-        let b = uniform(&mut rng, spec.c_out, -0.5, 0.5);
-        let xs = [n, c, h, w];
-        let fwd = |x: &[f32], wt: &[f32], b: &[f32]| {
-            ops::conv2d::conv2d_fwd(&t(x, &xs), &spec, &Slice::Cpu(wt), Some(&Slice::Cpu(b))).unwrap()
-        };
-        let y = fwd(&x, &wt, &b);
-        let r = uniform(&mut rng, y.numel(), -1.0, 1.0);
-        let (mut dw, mut db) = (vec![0f32; wt.len()], vec![0f32; b.len()]);
-        let dx = ops::conv2d::conv2d_bwd(
-            &t(&x, &xs),
-            &spec,
-            &Slice::Cpu(&wt),
-            &t(&r, y.shape()),
-            true,
-            Some(&mut SliceMut::Cpu(&mut dw)),
-            Some(&mut SliceMut::Cpu(&mut db)),
-        )
-        .unwrap()
-        .unwrap();
-        let what = format!("conv2d {xs:?} {spec:?}");
-        check(&format!("{what} dx"), &x, dx.cpu().unwrap(), 150, |v| dot(fwd(v, &wt, &b).cpu().unwrap(), &r));
-        check(&format!("{what} dw"), &wt, &dw, 150, |v| dot(fwd(&x, v, &b).cpu().unwrap(), &r));
-        check(&format!("{what} db"), &b, &db, 150, |v| dot(fwd(&x, &wt, v).cpu().unwrap(), &r));
-        // And the forward against plain loops.
-        let g = Conv2dGeom {
-            n,
-            c_in: c,
-            h,
-            w,
-            c_out: spec.c_out,
-            kh: spec.k,
-            kw: spec.k,
-            stride: spec.stride,
-            pad: spec.pad,
-        };
-        close(&format!("{what} forward"), y.cpu().unwrap(), &naive::conv2d_fwd(&g, &x, &wt, Some(&b)), 1e-4);
+    for dev in devices("conv2d_gradients_match_finite_differences") {
+        for (n, c, h, w, spec) in specs {
+            let x = uniform(&mut rng, n * c * h * w, -1.0, 1.0);
+            let wt = uniform(&mut rng, spec.weight_shape().iter().product(), -0.5, 0.5);
+            let b = uniform(&mut rng, spec.c_out, -0.5, 0.5);
+            let xs = [n, c, h, w];
+            let fwd = |x: &[f32], wt: &[f32], b: &[f32]| {
+                let (wt, b) = (flat(&dev, wt), flat(&dev, b));
+                ops::conv2d::conv2d_fwd(&t(&dev, x, &xs), &spec, &wt.view(), Some(&b.view())).unwrap()
+            };
+            let y = fwd(&x, &wt, &b);
+            let r = uniform(&mut rng, y.numel(), -1.0, 1.0);
+            let (mut dw, mut db) = (flat(&dev, &vec![0f32; wt.len()]), flat(&dev, &vec![0f32; b.len()]));
+            let dx = ops::conv2d::conv2d_bwd(
+                &t(&dev, &x, &xs),
+                &spec,
+                &flat(&dev, &wt).view(),
+                &t(&dev, &r, y.shape()),
+                true,
+                Some(&mut dw.view_mut().unwrap()),
+                Some(&mut db.view_mut().unwrap()),
+            )
+            .unwrap()
+            .unwrap();
+            let what = format!("conv2d {xs:?} {spec:?} on {dev}");
+            check(&format!("{what} dx"), &x, &host(&dx), 150, |v| dot(&host(&fwd(v, &wt, &b)), &r));
+            check(&format!("{what} dw"), &wt, &host(&dw), 150, |v| dot(&host(&fwd(&x, v, &b)), &r));
+            check(&format!("{what} db"), &b, &host(&db), 150, |v| dot(&host(&fwd(&x, &wt, v)), &r));
+            // And the forward against plain loops.
+            let g = Conv2dGeom {
+                n,
+                c_in: c,
+                h,
+                w,
+                c_out: spec.c_out,
+                kh: spec.k,
+                kw: spec.k,
+                stride: spec.stride,
+                pad: spec.pad,
+            };
+            close(&format!("{what} forward"), &host(&y), &naive::conv2d_fwd(&g, &x, &wt, Some(&b)), 1e-4);
+        }
     }
 }
 
 #[test]
 fn pixel_shuffle_is_pytorchs_permutation_and_its_gradient_the_inverse() {
-    let (n, c, h, w, r) = (2, 3, 3, 5, 2);
-    let mut rng = Rng::new(32);
-    let x = uniform(&mut rng, n * c * r * r * h * w, -1.0, 1.0);
-    let y = ops::pixel_shuffle::pixel_shuffle_fwd(&t(&x, &[n, c * r * r, h, w]), r).unwrap();
-    assert_eq!(y.shape(), [n, c, h * r, w * r]);
-    let yv = y.cpu().unwrap();
-    for img in 0..n {
-        for ch in 0..c {
-            for hh in 0..h * r {
-                for ww in 0..w * r {
-                    let src =
-                        ((img * c * r * r + ch * r * r + (hh % r) * r + ww % r) * h + hh / r) * w + ww / r;
-                    assert_eq!(yv[((img * c + ch) * h * r + hh) * w * r + ww], x[src]);
+    for dev in devices("pixel_shuffle_is_pytorchs_permutation_and_its_gradient_the_inverse") {
+        let (n, c, h, w, r) = (2, 3, 3, 5, 2);
+        let mut rng = Rng::new(32);
+        let x = uniform(&mut rng, n * c * r * r * h * w, -1.0, 1.0);
+        let y = ops::pixel_shuffle::pixel_shuffle_fwd(&t(&dev, &x, &[n, c * r * r, h, w]), r).unwrap();
+        assert_eq!(y.shape(), [n, c, h * r, w * r]);
+        let yv = host(&y);
+        for img in 0..n {
+            for ch in 0..c {
+                for hh in 0..h * r {
+                    for ww in 0..w * r {
+                        let src = ((img * c * r * r + ch * r * r + (hh % r) * r + ww % r) * h + hh / r) * w
+                            + ww / r;
+                        assert_eq!(yv[((img * c + ch) * h * r + hh) * w * r + ww], x[src]);
+                    }
                 }
             }
         }
+        let back = ops::pixel_shuffle::pixel_shuffle_bwd(&y, r).unwrap();
+        assert_eq!(host(&back), x, "backward must invert forward exactly on {dev}");
+        // 3x upscaling too.
+        let x3 = uniform(&mut rng, 9 * 2 * 2, -1.0, 1.0);
+        let y3 = ops::pixel_shuffle::pixel_shuffle_fwd(&t(&dev, &x3, &[1, 9, 2, 2]), 3).unwrap();
+        assert_eq!(host(&ops::pixel_shuffle::pixel_shuffle_bwd(&y3, 3).unwrap()), x3);
     }
-    let back = ops::pixel_shuffle::pixel_shuffle_bwd(&y, r).unwrap();
-    assert_eq!(back.cpu().unwrap(), &x[..], "backward must invert forward exactly");
-    // 3x upscaling too.
-    let x3 = uniform(&mut rng, 9 * 2 * 2, -1.0, 1.0);
-    let y3 = ops::pixel_shuffle::pixel_shuffle_fwd(&t(&x3, &[1, 9, 2, 2]), 3).unwrap();
-    assert_eq!(ops::pixel_shuffle::pixel_shuffle_bwd(&y3, 3).unwrap().cpu().unwrap(), &x3[..]);
 }
 
 /// PyTorch's bilinear (align_corners=False) in f64.
@@ -128,254 +140,287 @@ fn naive_bilinear(x: &[f32], planes: usize, h: usize, w: usize, s: usize) -> Vec
 
 #[test]
 fn bilinear_upsampling_matches_reference_and_finite_differences() {
-    let mut rng = Rng::new(33);
-    for (n, c, h, w, s) in [(2, 3, 5, 7, 4), (1, 2, 4, 3, 2), (2, 1, 1, 3, 3)] {
-        let x = uniform(&mut rng, n * c * h * w, -1.0, 1.0);
-        let fwd = |v: &[f32]| ops::upsample::upsample_bilinear_fwd(&t(v, &[n, c, h, w]), s).unwrap();
-        let y = fwd(&x);
-        close("bilinear forward", y.cpu().unwrap(), &naive_bilinear(&x, n * c, h, w, s), 1e-6);
-        let r = uniform(&mut rng, y.numel(), -1.0, 1.0);
-        let dx = ops::upsample::upsample_bilinear_bwd(&t(&r, y.shape()), s).unwrap();
-        check("bilinear dx", &x, dx.cpu().unwrap(), 200, |v| dot(fwd(v).cpu().unwrap(), &r));
+    for dev in devices("bilinear_upsampling_matches_reference_and_finite_differences") {
+        let mut rng = Rng::new(33);
+        for (n, c, h, w, s) in [(2, 3, 5, 7, 4), (1, 2, 4, 3, 2), (2, 1, 1, 3, 3)] {
+            let x = uniform(&mut rng, n * c * h * w, -1.0, 1.0);
+            let fwd =
+                |v: &[f32]| ops::upsample::upsample_bilinear_fwd(&t(&dev, v, &[n, c, h, w]), s).unwrap();
+            let y = fwd(&x);
+            close("bilinear forward", &host(&y), &naive_bilinear(&x, n * c, h, w, s), 1e-6);
+            let r = uniform(&mut rng, y.numel(), -1.0, 1.0);
+            let dx = ops::upsample::upsample_bilinear_bwd(&t(&dev, &r, y.shape()), s).unwrap();
+            check(&format!("bilinear dx on {dev}"), &x, &host(&dx), 200, |v| dot(&host(&fwd(v)), &r));
+        }
     }
 }
 
 #[test]
 fn sigmoid_gradient_matches_finite_differences() {
-    let mut rng = Rng::new(34);
-    let x = uniform(&mut rng, 2 * 3 * 4 * 5, -4.0, 4.0);
-    let s = [2, 3, 4, 5];
-    let y = ops::elementwise::sigmoid_fwd(&t(&x, &s)).unwrap();
-    let want: Vec<f64> = x.iter().map(|&v| 1.0 / (1.0 + (-(v as f64)).exp())).collect();
-    close("sigmoid", y.cpu().unwrap(), &want, 1e-6);
-    let r = uniform(&mut rng, x.len(), -1.0, 1.0);
-    let dx = ops::elementwise::sigmoid_bwd(&y, &t(&r, &s)).unwrap();
-    check("sigmoid dx", &x, dx.cpu().unwrap(), 200, |v| {
-        dot(ops::elementwise::sigmoid_fwd(&t(v, &s)).unwrap().cpu().unwrap(), &r)
-    });
+    for dev in devices("sigmoid_gradient_matches_finite_differences") {
+        let mut rng = Rng::new(34);
+        let x = uniform(&mut rng, 2 * 3 * 4 * 5, -4.0, 4.0);
+        let s = [2, 3, 4, 5];
+        let y = ops::elementwise::sigmoid_fwd(&t(&dev, &x, &s)).unwrap();
+        let want: Vec<f64> = x.iter().map(|&v| 1.0 / (1.0 + (-(v as f64)).exp())).collect();
+        close("sigmoid", &host(&y), &want, 1e-6);
+        let r = uniform(&mut rng, x.len(), -1.0, 1.0);
+        let dx = ops::elementwise::sigmoid_bwd(&y, &t(&dev, &r, &s)).unwrap();
+        check(&format!("sigmoid dx on {dev}"), &x, &host(&dx), 200, |v| {
+            dot(&host(&ops::elementwise::sigmoid_fwd(&t(&dev, v, &s)).unwrap()), &r)
+        });
+    }
 }
 
 #[test]
 fn batchnorm_train_and_eval_match_pytorch_semantics() {
-    let mut rng = Rng::new(35);
-    let (n, c, h, w) = (3, 5, 4, 3);
-    let s = [n, c, h, w];
-    let x = uniform(&mut rng, n * c * h * w, -2.0, 3.0);
-    let gamma = uniform(&mut rng, c, 0.5, 1.5);
-    let beta = uniform(&mut rng, c, -0.5, 0.5);
-    let (eps, mom) = (1e-5f32, 0.1f32);
-    let fwd = |x: &[f32], g: &[f32], b: &[f32], rm: &mut Vec<f32>, rv: &mut Vec<f32>| {
-        ops::batchnorm::batchnorm_train_fwd(
-            &t(x, &s),
-            &Slice::Cpu(g),
-            &Slice::Cpu(b),
-            eps,
-            mom,
-            &mut SliceMut::Cpu(rm),
-            &mut SliceMut::Cpu(rv),
-        )
-        .unwrap()
-    };
-    let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
-    let (y, saved) = fwd(&x, &gamma, &beta, &mut rm, &mut rv);
-    // Reference in f64.
-    let m = (n * h * w) as f64;
-    for ch in 0..c {
-        let vals: Vec<f64> =
-            (0..n).flat_map(|i| x[(i * c + ch) * h * w..][..h * w].iter().map(|&v| v as f64)).collect();
-        let mean = vals.iter().sum::<f64>() / m;
-        let var = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m;
-        for i in 0..n {
-            for k in 0..h * w {
-                let idx = (i * c + ch) * h * w + k;
-                let want =
-                    (x[idx] as f64 - mean) / (var + eps as f64).sqrt() * gamma[ch] as f64 + beta[ch] as f64;
-                assert!((y.cpu().unwrap()[idx] as f64 - want).abs() < 1e-5, "bn forward");
-            }
-        }
-        assert!((rm[ch] as f64 - 0.1 * mean).abs() < 1e-6, "running mean");
-        assert!((rv[ch] as f64 - (0.9 + 0.1 * var * m / (m - 1.0))).abs() < 1e-5, "running var (unbiased)");
-    }
-    // Gradients through the batch statistics.
-    let r = uniform(&mut rng, x.len(), -1.0, 1.0);
-    let (mut dg, mut db) = (vec![0f32; c], vec![0f32; c]);
-    let dx = ops::batchnorm::batchnorm_train_bwd(
-        &t(&x, &s),
-        &t(&r, &s),
-        &Slice::Cpu(&gamma),
-        &saved,
-        Some(&mut SliceMut::Cpu(&mut dg)),
-        Some(&mut SliceMut::Cpu(&mut db)),
-    )
-    .unwrap();
-    let loss = |x: &[f32], g: &[f32], b: &[f32]| {
+    for dev in devices("batchnorm_train_and_eval_match_pytorch_semantics") {
+        let mut rng = Rng::new(35);
+        let (n, c, h, w) = (3, 5, 4, 3);
+        let s = [n, c, h, w];
+        let x = uniform(&mut rng, n * c * h * w, -2.0, 3.0);
+        let gamma = uniform(&mut rng, c, 0.5, 1.5);
+        let beta = uniform(&mut rng, c, -0.5, 0.5);
+        let (eps, mom) = (1e-5f32, 0.1f32);
+        let fwd = |x: &[f32], g: &[f32], b: &[f32], rm: &mut Vec<f32>, rv: &mut Vec<f32>| {
+            let (g, b) = (flat(&dev, g), flat(&dev, b));
+            let (mut rmt, mut rvt) = (flat(&dev, rm), flat(&dev, rv));
+            let out = ops::batchnorm::batchnorm_train_fwd(
+                &t(&dev, x, &s),
+                &g.view(),
+                &b.view(),
+                eps,
+                mom,
+                &mut rmt.view_mut().unwrap(),
+                &mut rvt.view_mut().unwrap(),
+            )
+            .unwrap();
+            (*rm, *rv) = (host(&rmt), host(&rvt));
+            out
+        };
         let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
-        dot(fwd(x, g, b, &mut rm, &mut rv).0.cpu().unwrap(), &r)
-    };
-    check("bn dx", &x, dx.cpu().unwrap(), 180, |v| loss(v, &gamma, &beta));
-    check("bn dgamma", &gamma, &dg, 10, |v| loss(&x, v, &beta));
-    check("bn dbeta", &beta, &db, 10, |v| loss(&x, &gamma, v));
-    // Eval mode uses the running statistics.
-    let ye = ops::batchnorm::batchnorm_eval_fwd(
-        &t(&x, &s),
-        &Slice::Cpu(&gamma),
-        &Slice::Cpu(&beta),
-        eps,
-        &Slice::Cpu(&rm),
-        &Slice::Cpu(&rv),
-    )
-    .unwrap();
-    let ch = 2;
-    let want = (x[ch * h * w] - rm[ch]) / (rv[ch] + eps).sqrt() * gamma[ch] + beta[ch];
-    assert!((ye.cpu().unwrap()[ch * h * w] - want).abs() < 1e-5);
+        let (y, saved) = fwd(&x, &gamma, &beta, &mut rm, &mut rv);
+        let yv = host(&y);
+        // Reference in f64.
+        let m = (n * h * w) as f64;
+        for ch in 0..c {
+            let vals: Vec<f64> =
+                (0..n).flat_map(|i| x[(i * c + ch) * h * w..][..h * w].iter().map(|&v| v as f64)).collect();
+            let mean = vals.iter().sum::<f64>() / m;
+            let var = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m;
+            for i in 0..n {
+                for k in 0..h * w {
+                    let idx = (i * c + ch) * h * w + k;
+                    let want = (x[idx] as f64 - mean) / (var + eps as f64).sqrt() * gamma[ch] as f64
+                        + beta[ch] as f64;
+                    assert!((yv[idx] as f64 - want).abs() < 1e-5, "bn forward on {dev}");
+                }
+            }
+            assert!((rm[ch] as f64 - 0.1 * mean).abs() < 1e-6, "running mean");
+            assert!(
+                (rv[ch] as f64 - (0.9 + 0.1 * var * m / (m - 1.0))).abs() < 1e-5,
+                "running var (unbiased)"
+            );
+        }
+        // Gradients through the batch statistics.
+        let r = uniform(&mut rng, x.len(), -1.0, 1.0);
+        let (mut dg, mut db) = (flat(&dev, &vec![0f32; c]), flat(&dev, &vec![0f32; c]));
+        let dx = ops::batchnorm::batchnorm_train_bwd(
+            &t(&dev, &x, &s),
+            &t(&dev, &r, &s),
+            &flat(&dev, &gamma).view(),
+            &saved,
+            Some(&mut dg.view_mut().unwrap()),
+            Some(&mut db.view_mut().unwrap()),
+        )
+        .unwrap();
+        let loss = |x: &[f32], g: &[f32], b: &[f32]| {
+            let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
+            dot(&host(&fwd(x, g, b, &mut rm, &mut rv).0), &r)
+        };
+        check(&format!("bn dx on {dev}"), &x, &host(&dx), 180, |v| loss(v, &gamma, &beta));
+        check(&format!("bn dgamma on {dev}"), &gamma, &host(&dg), 10, |v| loss(&x, v, &beta));
+        check(&format!("bn dbeta on {dev}"), &beta, &host(&db), 10, |v| loss(&x, &gamma, v));
+        // Eval mode uses the running statistics.
+        let ye = ops::batchnorm::batchnorm_eval_fwd(
+            &t(&dev, &x, &s),
+            &flat(&dev, &gamma).view(),
+            &flat(&dev, &beta).view(),
+            eps,
+            &flat(&dev, &rm).view(),
+            &flat(&dev, &rv).view(),
+        )
+        .unwrap();
+        let ch = 2;
+        let want = (x[ch * h * w] - rm[ch]) / (rv[ch] + eps).sqrt() * gamma[ch] + beta[ch];
+        assert!((host(&ye)[ch * h * w] - want).abs() < 1e-5, "bn eval on {dev}");
+    }
 }
 
 #[test]
 fn maxpool_forward_and_gradient() {
-    let mut rng = Rng::new(36);
-    let (n, c, h, w) = (2, 3, 7, 6);
-    let s = [n, c, h, w];
-    // Distinct values 0.05 apart: a +-h perturbation never changes which input wins a window.
-    let mut x: Vec<f32> = (0..n * c * h * w).map(|k| k as f32 * 0.05 - 6.0).collect();
-    rng.shuffle(&mut x);
-    let y = ops::pool2d::maxpool2_fwd(&t(&x, &s)).unwrap();
-    assert_eq!(y.shape(), [n, c, 3, 3]);
-    for p in 0..n * c {
-        for oy in 0..3 {
-            for ox in 0..3 {
-                let m = [(0, 0), (0, 1), (1, 0), (1, 1)]
-                    .iter()
-                    .map(|(a, b)| x[(p * h + 2 * oy + a) * w + 2 * ox + b])
-                    .fold(f32::MIN, f32::max);
-                assert_eq!(y.cpu().unwrap()[(p * 3 + oy) * 3 + ox], m);
+    for dev in devices("maxpool_forward_and_gradient") {
+        let mut rng = Rng::new(36);
+        let (n, c, h, w) = (2, 3, 7, 6);
+        let s = [n, c, h, w];
+        // Distinct values 0.05 apart: a +-h perturbation never changes which input wins a window.
+        let mut x: Vec<f32> = (0..n * c * h * w).map(|k| k as f32 * 0.05 - 6.0).collect();
+        rng.shuffle(&mut x);
+        let y = ops::pool2d::maxpool2_fwd(&t(&dev, &x, &s)).unwrap();
+        assert_eq!(y.shape(), [n, c, 3, 3]);
+        let yv = host(&y);
+        for p in 0..n * c {
+            for oy in 0..3 {
+                for ox in 0..3 {
+                    let m = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .iter()
+                        .map(|(a, b)| x[(p * h + 2 * oy + a) * w + 2 * ox + b])
+                        .fold(f32::MIN, f32::max);
+                    assert_eq!(yv[(p * 3 + oy) * 3 + ox], m);
+                }
             }
         }
+        let r = uniform(&mut rng, y.numel(), -1.0, 1.0);
+        let dx = ops::pool2d::maxpool2_bwd(&t(&dev, &x, &s), &t(&dev, &r, y.shape())).unwrap();
+        check(&format!("maxpool dx on {dev}"), &x, &host(&dx), 252, |v| {
+            dot(&host(&ops::pool2d::maxpool2_fwd(&t(&dev, v, &s)).unwrap()), &r)
+        });
     }
-    let r = uniform(&mut rng, y.numel(), -1.0, 1.0);
-    let dx = ops::pool2d::maxpool2_bwd(&t(&x, &s), &t(&r, y.shape())).unwrap();
-    check("maxpool dx", &x, dx.cpu().unwrap(), 252, |v| {
-        dot(ops::pool2d::maxpool2_fwd(&t(v, &s)).unwrap().cpu().unwrap(), &r)
-    });
 }
 
 #[test]
 fn linear_forward_and_gradients() {
-    let mut rng = Rng::new(37);
-    let (n, i, o) = (5, 13, 7);
-    let x = uniform(&mut rng, n * i, -1.0, 1.0);
-    let w = uniform(&mut rng, o * i, -0.5, 0.5);
-    let b = uniform(&mut rng, o, -0.5, 0.5);
-    let fwd = |x: &[f32], w: &[f32], b: &[f32]| {
-        ops::linear::linear_fwd(&t(x, &[n, i]), &Slice::Cpu(w), Some(&Slice::Cpu(b)), o).unwrap()
-    };
-    let y = fwd(&x, &w, &b);
-    let want: Vec<f64> = (0..n * o)
-        .map(|k| {
-            b[k % o] as f64
-                + (0..i).map(|j| x[(k / o) * i + j] as f64 * w[(k % o) * i + j] as f64).sum::<f64>()
-        })
-        .collect();
-    close("linear forward", y.cpu().unwrap(), &want, 1e-5);
-    let r = uniform(&mut rng, n * o, -1.0, 1.0);
-    let (mut dw, mut db) = (vec![0f32; w.len()], vec![0f32; o]);
-    let dx = ops::linear::linear_bwd(
-        &t(&x, &[n, i]),
-        &Slice::Cpu(&w),
-        &t(&r, &[n, o]),
-        o,
-        true,
-        Some(&mut SliceMut::Cpu(&mut dw)),
-        Some(&mut SliceMut::Cpu(&mut db)),
-    )
-    .unwrap()
-    .unwrap();
-    check("linear dx", &x, dx.cpu().unwrap(), 100, |v| dot(fwd(v, &w, &b).cpu().unwrap(), &r));
-    check("linear dw", &w, &dw, 100, |v| dot(fwd(&x, v, &b).cpu().unwrap(), &r));
-    check("linear db", &b, &db, 100, |v| dot(fwd(&x, &w, v).cpu().unwrap(), &r));
+    for dev in devices("linear_forward_and_gradients") {
+        let mut rng = Rng::new(37);
+        let (n, i, o) = (5, 13, 7);
+        let x = uniform(&mut rng, n * i, -1.0, 1.0);
+        let w = uniform(&mut rng, o * i, -0.5, 0.5);
+        let b = uniform(&mut rng, o, -0.5, 0.5);
+        let fwd = |x: &[f32], w: &[f32], b: &[f32]| {
+            let (w, b) = (flat(&dev, w), flat(&dev, b));
+            host(&ops::linear::linear_fwd(&t(&dev, x, &[n, i]), &w.view(), Some(&b.view()), o).unwrap())
+        };
+        let y = fwd(&x, &w, &b);
+        let want: Vec<f64> = (0..n * o)
+            .map(|k| {
+                b[k % o] as f64
+                    + (0..i).map(|j| x[(k / o) * i + j] as f64 * w[(k % o) * i + j] as f64).sum::<f64>()
+            })
+            .collect();
+        close(&format!("linear forward on {dev}"), &y, &want, 1e-5);
+        let r = uniform(&mut rng, n * o, -1.0, 1.0);
+        let (mut dw, mut db) = (flat(&dev, &vec![0f32; w.len()]), flat(&dev, &vec![0f32; o]));
+        let dx = ops::linear::linear_bwd(
+            &t(&dev, &x, &[n, i]),
+            &flat(&dev, &w).view(),
+            &t(&dev, &r, &[n, o]),
+            o,
+            true,
+            Some(&mut dw.view_mut().unwrap()),
+            Some(&mut db.view_mut().unwrap()),
+        )
+        .unwrap()
+        .unwrap();
+        check(&format!("linear dx on {dev}"), &x, &host(&dx), 100, |v| dot(&fwd(v, &w, &b), &r));
+        check(&format!("linear dw on {dev}"), &w, &host(&dw), 100, |v| dot(&fwd(&x, v, &b), &r));
+        check(&format!("linear db on {dev}"), &b, &host(&db), 100, |v| dot(&fwd(&x, &w, v), &r));
+    }
 }
 
 #[test]
 fn losses_match_definitions_and_finite_differences() {
-    let mut rng = Rng::new(38);
-    let s = [2, 3, 5, 4];
-    let n = 120;
-    // Keep |p - t| away from 0 so L1's kink is never crossed by the +-h perturbation.
-    let tg = uniform(&mut rng, n, 0.0, 1.0);
-    let p: Vec<f32> = tg
-        .iter()
-        .map(|&v| v + if rng.uniform() < 0.5 { -0.2 } else { 0.2 } * (1.0 + rng.uniform_f32()))
-        .collect();
-    let w = 0.7f32;
-    type LossFn = fn(&Tensor, &Tensor, f32) -> ddr_engine::Result<(f64, Tensor)>;
-    type Definition = fn(f64, f64) -> f64;
-    let cases: [(&str, LossFn, Definition, f64); 3] = [
-        ("l1", ops::loss::l1_mean, |p, t| (p - t).abs(), 1.0 / n as f64),
-        ("mse", ops::loss::mse_mean, |p, t| (p - t).powi(2), 1.0 / n as f64),
-        ("sse", ops::loss::sse_sum, |p, t| (p - t).powi(2), 1.0),
-    ];
-    for (name, f, def, norm) in cases {
-        let (v, g) = f(&t(&p, &s), &t(&tg, &s), w).unwrap();
-        let want: f64 =
-            p.iter().zip(&tg).map(|(&a, &b)| def(a as f64, b as f64)).sum::<f64>() * norm * w as f64;
-        assert!((v - want).abs() <= 1e-9 * want.abs().max(1.0), "{name}: {v} vs {want}");
-        check(name, &p, g.cpu().unwrap(), n, |pp| f(&t(pp, &s), &t(&tg, &s), w).unwrap().0);
-    }
-    // BCE with logits, at labels 1, 0 and a smoothed 0.9.
-    let x = uniform(&mut rng, 16, -6.0, 6.0);
-    for label in [1.0f32, 0.0, 0.9] {
-        let (v, g) = ops::loss::bce_logits_mean_label(&t(&x, &[16, 1]), label, w).unwrap();
-        let want: f64 = x
+    for dev in devices("losses_match_definitions_and_finite_differences") {
+        let mut rng = Rng::new(38);
+        let s = [2, 3, 5, 4];
+        let n = 120;
+        // Keep |p - t| away from 0 so L1's kink is never crossed by the +-h perturbation.
+        let tg = uniform(&mut rng, n, 0.0, 1.0);
+        let p: Vec<f32> = tg
             .iter()
-            .map(|&z| {
-                let sig = 1.0 / (1.0 + (-(z as f64)).exp());
-                -(label as f64 * sig.ln() + (1.0 - label as f64) * (1.0 - sig).ln())
-            })
-            .sum::<f64>()
-            / 16.0
-            * w as f64;
-        assert!((v - want).abs() < 1e-9, "bce {label}: {v} vs {want}");
-        check("bce", &x, g.cpu().unwrap(), 16, |xx| {
-            ops::loss::bce_logits_mean_label(&t(xx, &[16, 1]), label, w).unwrap().0
-        });
+            .map(|&v| v + if rng.uniform() < 0.5 { -0.2 } else { 0.2 } * (1.0 + rng.uniform_f32()))
+            .collect();
+        let w = 0.7f32;
+        type LossFn = fn(&Tensor, &Tensor, f32) -> ddr_engine::Result<(f64, Tensor)>;
+        type Definition = fn(f64, f64) -> f64;
+        let cases: [(&str, LossFn, Definition, f64); 3] = [
+            ("l1", ops::loss::l1_mean, |p, t| (p - t).abs(), 1.0 / n as f64),
+            ("mse", ops::loss::mse_mean, |p, t| (p - t).powi(2), 1.0 / n as f64),
+            ("sse", ops::loss::sse_sum, |p, t| (p - t).powi(2), 1.0),
+        ];
+        for (name, f, def, norm) in cases {
+            let (v, g) = f(&t(&dev, &p, &s), &t(&dev, &tg, &s), w).unwrap();
+            let want: f64 =
+                p.iter().zip(&tg).map(|(&a, &b)| def(a as f64, b as f64)).sum::<f64>() * norm * w as f64;
+            assert!((v - want).abs() <= 1e-9 * want.abs().max(1.0), "{name} on {dev}: {v} vs {want}");
+            check(&format!("{name} on {dev}"), &p, &host(&g), n, |pp| {
+                f(&t(&dev, pp, &s), &t(&dev, &tg, &s), w).unwrap().0
+            });
+        }
+        // BCE with logits, at labels 1, 0 and a smoothed 0.9.
+        let x = uniform(&mut rng, 16, -6.0, 6.0);
+        for label in [1.0f32, 0.0, 0.9] {
+            let (v, g) = ops::loss::bce_logits_mean_label(&t(&dev, &x, &[16, 1]), label, w).unwrap();
+            let want: f64 = x
+                .iter()
+                .map(|&z| {
+                    let sig = 1.0 / (1.0 + (-(z as f64)).exp());
+                    -(label as f64 * sig.ln() + (1.0 - label as f64) * (1.0 - sig).ln())
+                })
+                .sum::<f64>()
+                / 16.0
+                * w as f64;
+            assert!((v - want).abs() < 1e-9, "bce {label} on {dev}: {v} vs {want}");
+            check(&format!("bce on {dev}"), &x, &host(&g), 16, |xx| {
+                ops::loss::bce_logits_mean_label(&t(&dev, xx, &[16, 1]), label, w).unwrap().0
+            });
+        }
     }
 }
 
 #[test]
 fn adam_ema_and_lerp_follow_their_formulas() {
     use ops::optim::{adam_step, ema, lerp, AdamStep};
-    let mut rng = Rng::new(39);
-    let n = 100_003; // more than one parallel chunk, ragged end
-    let mut p = uniform(&mut rng, n, -1.0, 1.0);
-    let (mut m, mut v) = (vec![0f32; n], vec![0f32; n]);
-    let (mut pr, mut mr, mut vr) =
-        (p.iter().map(|&x| x as f64).collect::<Vec<_>>(), vec![0f64; n], vec![0f64; n]);
-    for step in 1..=3u64 {
-        let g = uniform(&mut rng, n, -1.0, 1.0);
-        let h = AdamStep { lr: 2e-4, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 1e-3, step };
-        adam_step(
-            &h,
-            &mut SliceMut::Cpu(&mut p),
-            &Slice::Cpu(&g),
-            &mut SliceMut::Cpu(&mut m),
-            &mut SliceMut::Cpu(&mut v),
-        )
-        .unwrap();
-        for i in 0..n {
-            let gi = g[i] as f64 + 1e-3 * pr[i];
-            mr[i] = 0.9 * mr[i] + 0.1 * gi;
-            vr[i] = 0.99 * vr[i] + 0.01 * gi * gi;
-            let mhat = mr[i] / (1.0 - 0.9f64.powi(step as i32));
-            let vhat = vr[i] / (1.0 - 0.99f64.powi(step as i32));
-            pr[i] -= 2e-4 * mhat / (vhat.sqrt() + 1e-8);
+    for dev in devices("adam_ema_and_lerp_follow_their_formulas") {
+        let mut rng = Rng::new(39);
+        let n = 100_003; // more than one parallel chunk, ragged end
+        let p0 = uniform(&mut rng, n, -1.0, 1.0);
+        let mut p = flat(&dev, &p0);
+        let (mut m, mut v) = (flat(&dev, &vec![0f32; n]), flat(&dev, &vec![0f32; n]));
+        let (mut pr, mut mr, mut vr) =
+            (p0.iter().map(|&x| x as f64).collect::<Vec<_>>(), vec![0f64; n], vec![0f64; n]);
+        for step in 1..=3u64 {
+            let g = uniform(&mut rng, n, -1.0, 1.0);
+            let h = AdamStep { lr: 2e-4, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 1e-3, step };
+            adam_step(
+                &h,
+                &mut p.view_mut().unwrap(),
+                &flat(&dev, &g).view(),
+                &mut m.view_mut().unwrap(),
+                &mut v.view_mut().unwrap(),
+            )
+            .unwrap();
+            for i in 0..n {
+                let gi = g[i] as f64 + 1e-3 * pr[i];
+                mr[i] = 0.9 * mr[i] + 0.1 * gi;
+                vr[i] = 0.99 * vr[i] + 0.01 * gi * gi;
+                let mhat = mr[i] / (1.0 - 0.9f64.powi(step as i32));
+                let vhat = vr[i] / (1.0 - 0.99f64.powi(step as i32));
+                pr[i] -= 2e-4 * mhat / (vhat.sqrt() + 1e-8);
+            }
         }
+        let p_host = host(&p);
+        close(&format!("adam on {dev}"), &p_host, &pr, 1e-6);
+        let e0 = uniform(&mut rng, n, -1.0, 1.0);
+        let want: Vec<f64> =
+            e0.iter().zip(&p_host).map(|(&e, &p)| 0.999 * e as f64 + 0.001 * p as f64).collect();
+        let mut e = flat(&dev, &e0);
+        ema(0.999, &p.view(), &mut e.view_mut().unwrap()).unwrap();
+        let e_host = host(&e);
+        close(&format!("ema on {dev}"), &e_host, &want, 1e-6);
+        let mut out = flat(&dev, &vec![f32::NAN; n]);
+        lerp(&p.view(), &e.view(), 0.25, &mut out.view_mut().unwrap()).unwrap();
+        let want: Vec<f64> =
+            p_host.iter().zip(&e_host).map(|(&a, &b)| a as f64 + 0.25 * (b as f64 - a as f64)).collect();
+        close(&format!("lerp on {dev}"), &host(&out), &want, 1e-6);
     }
-    close("adam", &p, &pr, 1e-6);
-    let mut e = uniform(&mut rng, n, -1.0, 1.0);
-    let want: Vec<f64> = e.iter().zip(&p).map(|(&e, &p)| 0.999 * e as f64 + 0.001 * p as f64).collect();
-    ema(0.999, &Slice::Cpu(&p), &mut SliceMut::Cpu(&mut e)).unwrap();
-    close("ema", &e, &want, 1e-6);
-    let mut out = vec![f32::NAN; n];
-    lerp(&Slice::Cpu(&p), &Slice::Cpu(&e), 0.25, &mut SliceMut::Cpu(&mut out)).unwrap();
-    let want: Vec<f64> = p.iter().zip(&e).map(|(&a, &b)| a as f64 + 0.25 * (b as f64 - a as f64)).collect();
-    close("lerp", &out, &want, 1e-6);
 }

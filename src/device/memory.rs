@@ -28,6 +28,7 @@ pub fn ensure_fits(dev: &Device, bytes: Option<u64>, what: &str) -> Result<()> {
         if bytes > free {
             let place = match dev {
                 Device::Cpu => "this machine".to_string(),
+                Device::Cuda(d) if d.is_emulated() => "the emulated device (host memory)".to_string(),
                 Device::Cuda(d) => format!("cuda:{}", d.ordinal()),
             };
             bail!("{what} needs {} but {place} has {} free", human(bytes), human(free));

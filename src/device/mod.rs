@@ -1,5 +1,9 @@
 //! Where computation runs: the CPU (always) or a CUDA GPU (when a driver, a device and compiled
-//! kernels are all present). Chosen at run time with `--device auto|cpu|cuda[:N]`.
+//! kernels are all present). Chosen at run time with `--device auto|cpu|cuda[:N]|cuda-emu`.
+//!
+//! `cuda-emu` is the emulated CUDA device, for testing: the CUDA kernels compiled for the host
+//! and run behind the same launchers as on a GPU, one fiber per CUDA thread (far slower than
+//! the CPU backend). `auto` never picks it.
 //!
 //! Both backends expose the same op names: `cpu::elementwise::relu_fwd` and
 //! `cuda::elementwise::relu_fwd` compute the same thing, and `kernels/elementwise.cu` holds the
@@ -30,6 +34,8 @@ pub enum DeviceSpec {
     Auto,
     Cpu,
     Cuda(usize),
+    /// The emulated CUDA device (testing only).
+    CudaEmu,
 }
 
 impl std::str::FromStr for DeviceSpec {
@@ -39,9 +45,10 @@ impl std::str::FromStr for DeviceSpec {
             "auto" => Ok(DeviceSpec::Auto),
             "cpu" => Ok(DeviceSpec::Cpu),
             "cuda" => Ok(DeviceSpec::Cuda(0)),
+            "cuda-emu" => Ok(DeviceSpec::CudaEmu),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(n)) => Ok(DeviceSpec::Cuda(n)),
-                _ => Err(format!("'{s}' is not a device: use auto, cpu, cuda or cuda:N")),
+                _ => Err(format!("'{s}' is not a device: use auto, cpu, cuda, cuda:N or cuda-emu")),
             },
         }
     }
@@ -53,6 +60,7 @@ impl fmt::Display for DeviceSpec {
             DeviceSpec::Auto => write!(f, "auto"),
             DeviceSpec::Cpu => write!(f, "cpu"),
             DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
+            DeviceSpec::CudaEmu => write!(f, "cuda-emu"),
         }
     }
 }
@@ -68,6 +76,10 @@ impl Device {
                 Ok(d) => Ok(Device::Cuda(d)),
                 Err(reason) => bail!("--device cuda:{n} is not usable: {reason}"),
             },
+            DeviceSpec::CudaEmu => match cuda::CudaDevice::open_emulated() {
+                Ok(d) => Ok(Device::Cuda(d)),
+                Err(reason) => bail!("--device cuda-emu is not usable: {reason}"),
+            },
             DeviceSpec::Auto => Ok(match cuda::CudaDevice::open(0) {
                 Ok(d) => Device::Cuda(d),
                 Err(_) => Device::Cpu,
@@ -78,7 +90,9 @@ impl Device {
     pub fn same(&self, other: &Device) -> bool {
         match (self, other) {
             (Device::Cpu, Device::Cpu) => true,
-            (Device::Cuda(a), Device::Cuda(b)) => a.ordinal() == b.ordinal(),
+            (Device::Cuda(a), Device::Cuda(b)) => {
+                a.is_emulated() == b.is_emulated() && a.ordinal() == b.ordinal()
+            }
             _ => false,
         }
     }
@@ -96,6 +110,7 @@ impl fmt::Display for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Device::Cpu => write!(f, "cpu ({} threads)", cpu::threads()),
+            Device::Cuda(d) if d.is_emulated() => write!(f, "cuda-emu ({})", d.name()),
             Device::Cuda(d) => write!(f, "cuda:{} ({})", d.ordinal(), d.name()),
         }
     }
@@ -117,6 +132,7 @@ mod tests {
         assert_eq!("cpu".parse::<DeviceSpec>(), Ok(DeviceSpec::Cpu));
         assert_eq!("cuda".parse::<DeviceSpec>(), Ok(DeviceSpec::Cuda(0)));
         assert_eq!("cuda:3".parse::<DeviceSpec>(), Ok(DeviceSpec::Cuda(3)));
+        assert_eq!("cuda-emu".parse::<DeviceSpec>(), Ok(DeviceSpec::CudaEmu));
         assert!("gpu".parse::<DeviceSpec>().is_err());
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
     }

@@ -6,22 +6,33 @@ pub mod gradcheck;
 pub mod naive;
 
 use ddr_engine::device::cuda::CudaDevice;
+use ddr_engine::device::Device;
 use ddr_engine::Rng;
 use std::sync::Arc;
 
-/// The first GPU, or `None` (with a note on stderr) when none is usable. With
-/// `DDR_REQUIRE_GPU=1` a missing GPU fails the test instead of skipping it.
-pub fn gpu_or_skip(test: &str) -> Option<Arc<CudaDevice>> {
+/// The CUDA devices a kernel test runs on: the emulated device (kernels/*.cu compiled for the
+/// host) always, and GPU 0 when one is usable. The emulated device is part of the suite: a build
+/// without it fails here. With `DDR_REQUIRE_GPU=1` a missing GPU fails the test too.
+pub fn cuda_devices(test: &str) -> Vec<Arc<CudaDevice>> {
+    let emulated = CudaDevice::open_emulated().unwrap_or_else(|why| panic!("{test}: {why}"));
+    let mut devices = vec![emulated];
     match CudaDevice::open(0) {
-        Ok(d) => Some(d),
+        Ok(d) => devices.push(d),
         Err(why) => {
             if std::env::var("DDR_REQUIRE_GPU").is_ok_and(|v| v == "1") {
                 panic!("{test}: DDR_REQUIRE_GPU=1 but no GPU is usable: {why}");
             }
-            eprintln!("{test}: skipped, no GPU ({why})");
-            None
+            eprintln!("{test}: no GPU ({why}); ran on the emulated device only");
         }
     }
+    devices
+}
+
+/// Every device an op, layer or network test runs on: the CPU, then [`cuda_devices`].
+pub fn devices(test: &str) -> Vec<Device> {
+    let mut all = vec![Device::Cpu];
+    all.extend(cuda_devices(test).into_iter().map(Device::Cuda));
+    all
 }
 
 /// `n` values uniform in [lo, hi).

@@ -16,6 +16,9 @@ fn argmax4(v: [f32; 4]) -> usize {
 /// `x`: `[planes, h, w]` -> `y`: `[planes, h/2, w/2]`.
 pub fn maxpool2_fwd_f32(h: usize, w: usize, x: &[f32], y: &mut [f32]) {
     let (ho, wo) = (h / 2, w / 2);
+    if ho * wo == 0 {
+        return; // a plane under 2x2 pools to nothing (and a zero chunk size would panic)
+    }
     y.par_chunks_mut(ho * wo).zip(x.par_chunks(h * w)).for_each(|(out, inp)| {
         for oy in 0..ho {
             for ox in 0..wo {
@@ -30,6 +33,10 @@ pub fn maxpool2_fwd_f32(h: usize, w: usize, x: &[f32], y: &mut [f32]) {
 /// Routes each output gradient to the input that won the forward max (`dx` overwritten).
 pub fn maxpool2_bwd_f32(h: usize, w: usize, x: &[f32], dy: &[f32], dx: &mut [f32]) {
     let (ho, wo) = (h / 2, w / 2);
+    if ho * wo == 0 {
+        dx.fill(0.0); // no window: every input was dropped
+        return;
+    }
     dx.par_chunks_mut(h * w).zip(x.par_chunks(h * w)).zip(dy.par_chunks(ho * wo)).for_each(
         |((d, inp), g)| {
             d.fill(0.0);

@@ -10,20 +10,15 @@
 #![allow(clippy::too_many_arguments)]
 
 /// Launches kernel `$name` (a `&'static str`) with the given arguments, in the order of its CUDA
-/// signature.
+/// signature, on a GPU or on the emulated device.
 macro_rules! launch {
     ($dev:expr, $name:expr, $cfg:expr, $($arg:expr),* $(,)?) => {{
-        let f = $dev.function($name)?;
-        let mut b = $dev.stream().launch_builder(&f);
-        $( cudarc::driver::PushKernelArg::arg(&mut b, $arg); )*
-        // SAFETY: the launchers pass arguments whose types and order match the kernel's
-        // signature in kernels/, and buffer lengths that the kernel's index bounds rely on.
-        unsafe { b.launch($cfg) }
-            .map(|_| ())
-            .map_err(|e| anyhow::anyhow!("kernel {} failed to launch: {e}", $name))
+        let dev: &$crate::device::cuda::CudaDevice = $dev;
+        dev.launch($name, $cfg, &[$($crate::device::cuda::KernelArg::new($arg)),*])
     }};
 }
 
+mod emulator;
 mod gemm;
 mod memory_pool;
 pub mod registry;
@@ -46,7 +41,8 @@ pub use view::{DevView, DevViewMut};
 
 use crate::Result;
 use anyhow::anyhow;
-use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig};
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream, DeviceRepr, LaunchConfig};
+use memory_pool::{Memory, Pool, Source};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -136,18 +132,64 @@ pub fn probe() -> std::result::Result<(i32, Vec<GpuInfo>), String> {
     })
 }
 
-/// One opened GPU: context, the stream all work is queued on, loaded kernels, buffer pool.
+/// One argument of a kernel launch: where its value is and how many bytes it has, as
+/// cuLaunchKernel takes it (the emulated device checks the size against the kernel's signature).
+pub struct KernelArg<'a> {
+    ptr: *mut std::ffi::c_void,
+    size: usize,
+    _value: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a> KernelArg<'a> {
+    pub fn new<T: DeviceRepr>(value: &'a T) -> Self {
+        KernelArg {
+            ptr: value as *const T as *mut _,
+            size: std::mem::size_of::<T>(),
+            _value: std::marker::PhantomData,
+        }
+    }
+}
+
+/// A kernel argument as cudarc's launch builder takes it: a reference whose address is pushed
+/// unchanged (the builder pushes `&T as *mut c_void`).
+#[repr(transparent)]
+struct RawArg(u8);
+// SAFETY: only ever used by reference, to hand cudarc an address it passes on to the driver.
+unsafe impl DeviceRepr for RawArg {}
+
+/// What executes the kernels of a [`CudaDevice`].
+enum Backend {
+    /// A GPU through the CUDA driver: the PTX build.rs embedded.
+    Driver {
+        ctx: Arc<CudaContext>,
+        stream: Arc<CudaStream>,
+        modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+        functions: Mutex<HashMap<&'static str, CudaFunction>>,
+    },
+    /// The same `kernels/*.cu` compiled for the host (kernels/emu): a testing device.
+    Emulated,
+}
+
+/// Number of SMs the emulated device reports: an H100 SXM's, so that launch shapes that depend
+/// on it (CudaDevice::grid_1d) are those of the GPUs this project is lent.
+const EMULATED_SMS: u32 = 132;
+
+/// One opened device: the GPU's context and the stream all work is queued on (or the emulator),
+/// loaded kernels, buffer pool.
 pub struct CudaDevice {
     ordinal: usize,
     name: String,
     sm_count: u32,
-    ctx: Arc<CudaContext>,
-    stream: Arc<CudaStream>,
-    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
-    functions: Mutex<HashMap<&'static str, CudaFunction>>,
-    pool: Arc<memory_pool::Pool>,
+    backend: Backend,
+    pool: Arc<Pool>,
     /// The [`ConvMath`] of the GEMM-shaped kernels, as its `u8` tag.
     conv_math: AtomicU8,
+    /// `DDR_CUDA_SYNC_LAUNCHES=1`: wait for every kernel and report a failure under its name.
+    sync_launches: bool,
+}
+
+fn sync_launches_from_env() -> bool {
+    std::env::var("DDR_CUDA_SYNC_LAUNCHES").is_ok_and(|v| v == "1")
 }
 
 impl CudaDevice {
@@ -177,14 +219,37 @@ impl CudaDevice {
                 ordinal,
                 name: gpus[ordinal].name.clone(),
                 sm_count,
-                ctx,
-                pool: Arc::new(memory_pool::Pool::new(stream.clone())),
-                stream,
-                modules: Mutex::new(HashMap::new()),
-                functions: Mutex::new(HashMap::new()),
+                pool: Arc::new(Pool::new(Source::Driver(stream.clone()))),
+                backend: Backend::Driver {
+                    ctx,
+                    stream,
+                    modules: Mutex::new(HashMap::new()),
+                    functions: Mutex::new(HashMap::new()),
+                },
                 conv_math: AtomicU8::new(conv_math as u8),
+                sync_launches: sync_launches_from_env(),
             }))
         })
+    }
+
+    /// Opens the emulated CUDA device (`--device cuda-emu`): the kernels of `kernels/*.cu`
+    /// compiled for the host and run there, thread by thread, behind the same launchers. Slow,
+    /// and for testing: `auto` never picks it.
+    pub fn open_emulated() -> std::result::Result<Arc<CudaDevice>, String> {
+        if !emulator::AVAILABLE {
+            return Err("this build has no emulated CUDA device (no C++ compiler was found when it was \
+                        built)"
+                .into());
+        }
+        Ok(Arc::new(CudaDevice {
+            ordinal: 0,
+            name: "emulated CUDA device (kernels/*.cu run on the CPU, for testing)".into(),
+            sm_count: EMULATED_SMS,
+            backend: Backend::Emulated,
+            pool: Arc::new(Pool::new(Source::Host)),
+            conv_math: AtomicU8::new(ConvMath::from_env()? as u8),
+            sync_launches: sync_launches_from_env(),
+        }))
     }
 
     pub fn ordinal(&self) -> usize {
@@ -195,29 +260,61 @@ impl CudaDevice {
         &self.name
     }
 
-    pub fn stream(&self) -> &Arc<CudaStream> {
-        &self.stream
+    /// Whether this is the emulated device rather than a GPU.
+    pub fn is_emulated(&self) -> bool {
+        matches!(self.backend, Backend::Emulated)
     }
 
     pub fn synchronize(&self) -> Result<()> {
-        self.stream.synchronize().map_err(|e| anyhow!("CUDA synchronize failed: {e}"))
+        match &self.backend {
+            Backend::Driver { stream, .. } => {
+                stream.synchronize().map_err(|e| anyhow!("CUDA synchronize failed: {e}"))
+            }
+            // The emulator runs every launch to completion before it returns.
+            Backend::Emulated => Ok(()),
+        }
     }
 
-    /// The kernel `entry` (e.g. "relu_fwd_f32"), loading its module on first use.
-    pub fn function(&self, entry: &'static str) -> Result<CudaFunction> {
-        if let Some(f) = self.functions.lock().unwrap().get(entry) {
+    /// Runs kernel `entry` on `cfg` with `args` in the order of its signature.
+    pub fn launch(&self, entry: &'static str, cfg: LaunchConfig, args: &[KernelArg]) -> Result<()> {
+        match &self.backend {
+            Backend::Driver { stream, .. } => {
+                let f = self.function(entry)?;
+                let mut b = stream.launch_builder(&f);
+                for a in args {
+                    // SAFETY: a.ptr points at a live value of a.size bytes (KernelArg::new);
+                    // RawArg is only a way to hand cudarc that address.
+                    cudarc::driver::PushKernelArg::arg(&mut b, unsafe { &*(a.ptr as *const RawArg) });
+                }
+                // SAFETY: the launchers pass arguments whose types and order match the kernel's
+                // signature in kernels/, and buffer lengths that the kernel's index bounds rely on.
+                unsafe { b.launch(cfg) }.map_err(|e| anyhow!("kernel {entry} failed to launch: {e}"))?;
+                if self.sync_launches {
+                    stream.synchronize().map_err(|e| anyhow!("kernel {entry} failed: {e}"))?;
+                }
+                Ok(())
+            }
+            Backend::Emulated => emulator::launch(entry, cfg, args),
+        }
+    }
+
+    /// The kernel `entry` (e.g. "relu_fwd_f32") of a GPU, loading its module on first use.
+    fn function(&self, entry: &'static str) -> Result<CudaFunction> {
+        let Backend::Driver { ctx, modules, functions, .. } = &self.backend else {
+            anyhow::bail!("kernel {entry}: the emulated device has no PTX functions");
+        };
+        if let Some(f) = functions.lock().unwrap().get(entry) {
             return Ok(f.clone());
         }
         let module_def =
             registry::module_of(entry).ok_or_else(|| anyhow!("kernel {entry} is not in this build's PTX"))?;
         let module = {
-            let mut modules = self.modules.lock().unwrap();
+            let mut modules = modules.lock().unwrap();
             match modules.get(module_def.name) {
                 Some(m) => m.clone(),
                 None => {
                     let ptx = cudarc::nvrtc::Ptx::from_src(module_def.ptx);
-                    let m = self
-                        .ctx
+                    let m = ctx
                         .load_module(ptx)
                         .map_err(|e| anyhow!("loading PTX module {} failed: {e}", module_def.name))?;
                     modules.insert(module_def.name, m.clone());
@@ -228,7 +325,7 @@ impl CudaDevice {
         let f = module
             .load_function(entry)
             .map_err(|e| anyhow!("kernel {entry} not found in module {}: {e}", module_def.name))?;
-        self.functions.lock().unwrap().insert(entry, f.clone());
+        functions.lock().unwrap().insert(entry, f.clone());
         Ok(f)
     }
 
@@ -243,10 +340,17 @@ impl CudaDevice {
         self.conv_math.store(math as u8, Ordering::Relaxed);
     }
 
-    /// Bytes the driver can still allocate on this GPU (buffers idle in the pool not counted).
+    /// Bytes the device can still allocate (buffers idle in the pool not counted); the host's
+    /// available memory for the emulated device.
     pub fn free_memory(&self) -> Result<u64> {
-        let (free, _total) = self.ctx.mem_get_info().map_err(|e| anyhow!("cuMemGetInfo failed: {e}"))?;
-        Ok(free as u64)
+        match &self.backend {
+            Backend::Driver { ctx, .. } => {
+                let (free, _total) = ctx.mem_get_info().map_err(|e| anyhow!("cuMemGetInfo failed: {e}"))?;
+                Ok(free as u64)
+            }
+            Backend::Emulated => super::memory::available_bytes(&super::Device::Cpu)
+                .ok_or_else(|| anyhow!("the host does not say how much memory it has free")),
+        }
     }
 
     /// A buffer of `len` f32 from the pool. Its contents are undefined (not zeroed).
@@ -256,25 +360,58 @@ impl CudaDevice {
 
     pub fn alloc_zeros(&self, len: usize) -> Result<CudaBuf> {
         let mut b = self.pool.take(len)?;
-        self.stream.memset_zeros(&mut b.view_mut()).map_err(|e| anyhow!("cuMemsetD8 failed: {e}"))?;
+        match b.memory_mut() {
+            Memory::Driver(s) => {
+                let stream = s.stream().clone();
+                stream
+                    .memset_zeros(&mut s.slice_mut(0..len))
+                    .map_err(|e| anyhow!("cuMemsetD8 failed: {e}"))?
+            }
+            Memory::Host(_) => b.host_mut().fill(0.0),
+        }
         Ok(b)
     }
 
     pub fn upload(&self, data: &[f32]) -> Result<CudaBuf> {
         let mut b = self.pool.take(data.len())?;
-        self.stream
-            .memcpy_htod(data, &mut b.view_mut())
-            .map_err(|e| anyhow!("host-to-device copy failed: {e}"))?;
+        match b.memory_mut() {
+            Memory::Driver(s) => {
+                let stream = s.stream().clone();
+                stream
+                    .memcpy_htod(data, &mut s.slice_mut(0..data.len()))
+                    .map_err(|e| anyhow!("host-to-device copy failed: {e}"))?
+            }
+            Memory::Host(_) => b.host_mut().copy_from_slice(data),
+        }
         Ok(b)
     }
 
     pub fn download(&self, buf: &CudaBuf) -> Result<Vec<f32>> {
-        let mut out = vec![0f32; buf.len()];
-        self.stream
-            .memcpy_dtoh(&buf.view(), &mut out)
-            .map_err(|e| anyhow!("device-to-host copy failed: {e}"))?;
-        self.synchronize()?;
-        Ok(out)
+        match buf.memory() {
+            Memory::Driver(s) => {
+                let mut out = vec![0f32; buf.len()];
+                s.stream()
+                    .memcpy_dtoh(&s.slice(0..buf.len()), &mut out)
+                    .map_err(|e| anyhow!("device-to-host copy failed: {e}"))?;
+                self.synchronize()?;
+                Ok(out)
+            }
+            Memory::Host(_) => Ok(buf.host().to_vec()),
+        }
+    }
+
+    /// A new buffer holding a copy of `buf`.
+    pub fn duplicate(&self, buf: &CudaBuf) -> Result<CudaBuf> {
+        let mut nb = self.pool.take(buf.len())?;
+        match (buf.memory(), nb.memory_mut()) {
+            (Memory::Driver(src), Memory::Driver(dst)) => src
+                .stream()
+                .memcpy_dtod(&src.slice(0..buf.len()), &mut dst.slice_mut(0..buf.len()))
+                .map_err(|e| anyhow!("device copy failed: {e}"))?,
+            (Memory::Host(_), Memory::Host(_)) => nb.host_mut().copy_from_slice(buf.host()),
+            _ => anyhow::bail!("cannot copy between a GPU and the emulated device"),
+        }
+        Ok(nb)
     }
 
     /// A 1-D launch shape for a grid-stride loop over `n` elements.

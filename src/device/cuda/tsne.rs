@@ -2,12 +2,13 @@
 //! Each checks the buffer lengths the kernel's indexing relies on.
 
 use super::CudaDevice;
+use super::{DevView, DevViewMut};
 use crate::Result;
 use anyhow::ensure;
-use cudarc::driver::{CudaView, CudaViewMut, LaunchConfig};
+use cudarc::driver::LaunchConfig;
 
-type In<'a, 'b> = &'a CudaView<'b, f32>;
-type Out<'a, 'b> = &'a mut CudaViewMut<'b, f32>;
+type In<'a, 'b> = &'a DevView<'b>;
+type Out<'a, 'b> = &'a mut DevViewMut<'b>;
 
 /// Rows per block of the one-warp-per-row kernels (WARPS_PER_BLOCK in tsne.cu).
 const ROWS_PER_BLOCK: usize = 8;
@@ -31,7 +32,7 @@ pub fn tsne_sqdist_f32(dev: &CudaDevice, x: In, n: usize, d: usize, out: Out) ->
     let tiles = n.div_ceil(16).max(1) as u32;
     let cfg = LaunchConfig { grid_dim: (tiles, tiles, 1), block_dim: (16, 16, 1), shared_mem_bytes: 0 };
     let (n, d) = (n as u64, d as u64);
-    launch!(dev, "tsne_sqdist_f32", cfg, x, out, &n, &d)
+    launch!(dev, "tsne_sqdist_f32", cfg, x.arg(), out.arg(), &n, &d)
 }
 
 pub fn tsne_perplexity_f32(
@@ -47,14 +48,23 @@ pub fn tsne_perplexity_f32(
     check("tsne_perplexity_f32", "rowsum", rowsum.len(), n)?;
     let log_perp = (perplexity as f64).ln();
     let n64 = n as u64;
-    launch!(dev, "tsne_perplexity_f32", warp_per_row(n), dist, pcond, rowsum, &n64, &log_perp)
+    launch!(
+        dev,
+        "tsne_perplexity_f32",
+        warp_per_row(n),
+        dist.arg(),
+        pcond.arg(),
+        rowsum.arg(),
+        &n64,
+        &log_perp
+    )
 }
 
 pub fn tsne_joint_p_f32(dev: &CudaDevice, pcond: In, n: usize, total: f64, p: Out) -> Result<()> {
     check("tsne_joint_p_f32", "pcond", pcond.len(), n * n)?;
     check("tsne_joint_p_f32", "p", p.len(), n * n)?;
     let n64 = n as u64;
-    launch!(dev, "tsne_joint_p_f32", dev.grid_1d(n * n), pcond, p, &n64, &total)
+    launch!(dev, "tsne_joint_p_f32", dev.grid_1d(n * n), pcond.arg(), p.arg(), &n64, &total)
 }
 
 pub fn tsne_rowsums_f32(dev: &CudaDevice, p: In, y: In, n: usize, rows: Out) -> Result<()> {
@@ -62,7 +72,7 @@ pub fn tsne_rowsums_f32(dev: &CudaDevice, p: In, y: In, n: usize, rows: Out) -> 
     check("tsne_rowsums_f32", "y", y.len(), 2 * n)?;
     check("tsne_rowsums_f32", "rows", rows.len(), 5 * n)?;
     let n64 = n as u64;
-    launch!(dev, "tsne_rowsums_f32", warp_per_row(n), p, y, rows, &n64)
+    launch!(dev, "tsne_rowsums_f32", warp_per_row(n), p.arg(), y.arg(), rows.arg(), &n64)
 }
 
 pub fn tsne_q_sum_f32(dev: &CudaDevice, rows: In, n: usize, z: Out) -> Result<()> {
@@ -70,7 +80,7 @@ pub fn tsne_q_sum_f32(dev: &CudaDevice, rows: In, n: usize, z: Out) -> Result<()
     check("tsne_q_sum_f32", "z", z.len(), 1)?;
     let cfg = LaunchConfig { grid_dim: (1, 1, 1), block_dim: (1024, 1, 1), shared_mem_bytes: 0 };
     let n64 = n as u64;
-    launch!(dev, "tsne_q_sum_f32", cfg, rows, z, &n64)
+    launch!(dev, "tsne_q_sum_f32", cfg, rows.arg(), z.arg(), &n64)
 }
 
 pub fn tsne_grad_f32(
@@ -85,7 +95,7 @@ pub fn tsne_grad_f32(
     check("tsne_grad_f32", "z", z.len(), 1)?;
     check("tsne_grad_f32", "grad", grad.len(), 2 * n)?;
     let n64 = n as u64;
-    launch!(dev, "tsne_grad_f32", dev.grid_1d(2 * n), rows, z, grad, &n64, &exaggeration)
+    launch!(dev, "tsne_grad_f32", dev.grid_1d(2 * n), rows.arg(), z.arg(), grad.arg(), &n64, &exaggeration)
 }
 
 pub fn tsne_update_f32(
@@ -107,10 +117,10 @@ pub fn tsne_update_f32(
         dev,
         "tsne_update_f32",
         dev.grid_1d(m),
-        grad,
-        update,
-        gains,
-        y,
+        grad.arg(),
+        update.arg(),
+        gains.arg(),
+        y.arg(),
         &m64,
         &momentum,
         &learning_rate,
@@ -124,5 +134,5 @@ pub fn tsne_kl_rows_f32(dev: &CudaDevice, p: In, y: In, n: usize, z: In, kl: Out
     check("tsne_kl_rows_f32", "z", z.len(), 1)?;
     check("tsne_kl_rows_f32", "kl", kl.len(), n)?;
     let n64 = n as u64;
-    launch!(dev, "tsne_kl_rows_f32", warp_per_row(n), p, y, z, kl, &n64)
+    launch!(dev, "tsne_kl_rows_f32", warp_per_row(n), p.arg(), y.arg(), z.arg(), kl.arg(), &n64)
 }

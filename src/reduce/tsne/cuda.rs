@@ -33,24 +33,24 @@ impl CudaEngine {
     ) -> Result<CudaEngine> {
         let xd = dev.upload(x)?;
         let mut dist = dev.alloc(n * n)?;
-        k::tsne_sqdist_f32(&dev, &xd.view(), n, d, &mut dist.view_mut())?;
+        k::tsne_sqdist_f32(&dev, &xd.dev_view(), n, d, &mut dist.dev_view_mut())?;
         drop(xd);
         let mut pcond = dev.alloc(n * n)?;
         let mut rowsum = dev.alloc(n)?;
         k::tsne_perplexity_f32(
             &dev,
-            &dist.view(),
+            &dist.dev_view(),
             n,
             cfg.perplexity as f32,
-            &mut pcond.view_mut(),
-            &mut rowsum.view_mut(),
+            &mut pcond.dev_view_mut(),
+            &mut rowsum.dev_view_mut(),
         )?;
         drop(dist);
         // scikit-learn's sum_P: the sum of pcond + pcond^T, i.e. twice the sum of pcond.
         let total =
             (2.0 * dev.download(&rowsum)?.iter().map(|&v| v as f64).sum::<f64>()).max(MACHINE_EPSILON);
         let mut p = dev.alloc(n * n)?;
-        k::tsne_joint_p_f32(&dev, &pcond.view(), n, total, &mut p.view_mut())?;
+        k::tsne_joint_p_f32(&dev, &pcond.dev_view(), n, total, &mut p.dev_view_mut())?;
         drop(pcond);
         Ok(CudaEngine {
             n,
@@ -70,15 +70,15 @@ impl CudaEngine {
 impl Engine for CudaEngine {
     fn grad(&mut self, exaggeration: f64) -> Result<()> {
         let (dev, n) = (&self.dev, self.n);
-        k::tsne_rowsums_f32(dev, &self.p.view(), &self.y.view(), n, &mut self.rows.view_mut())?;
-        k::tsne_q_sum_f32(dev, &self.rows.view(), n, &mut self.z.view_mut())?;
+        k::tsne_rowsums_f32(dev, &self.p.dev_view(), &self.y.dev_view(), n, &mut self.rows.dev_view_mut())?;
+        k::tsne_q_sum_f32(dev, &self.rows.dev_view(), n, &mut self.z.dev_view_mut())?;
         k::tsne_grad_f32(
             dev,
-            &self.rows.view(),
-            &self.z.view(),
+            &self.rows.dev_view(),
+            &self.z.dev_view(),
             n,
             exaggeration as f32,
-            &mut self.grad.view_mut(),
+            &mut self.grad.dev_view_mut(),
         )
     }
 
@@ -89,11 +89,11 @@ impl Engine for CudaEngine {
     fn kl(&mut self) -> Result<f64> {
         k::tsne_kl_rows_f32(
             &self.dev,
-            &self.p.view(),
-            &self.y.view(),
+            &self.p.dev_view(),
+            &self.y.dev_view(),
             self.n,
-            &self.z.view(),
-            &mut self.kl_rows.view_mut(),
+            &self.z.dev_view(),
+            &mut self.kl_rows.dev_view_mut(),
         )?;
         let rows = self.dev.download(&self.kl_rows)?;
         Ok(rows.iter().map(|&v| v as f64).sum())
@@ -102,13 +102,13 @@ impl Engine for CudaEngine {
     fn update(&mut self, momentum: f32, learning_rate: f32) -> Result<()> {
         k::tsne_update_f32(
             &self.dev,
-            &self.grad.view(),
+            &self.grad.dev_view(),
             momentum,
             learning_rate,
             0.01,
-            &mut self.update.view_mut(),
-            &mut self.gains.view_mut(),
-            &mut self.y.view_mut(),
+            &mut self.update.dev_view_mut(),
+            &mut self.gains.dev_view_mut(),
+            &mut self.y.dev_view_mut(),
         )
     }
 
