@@ -1,62 +1,71 @@
-//! Elementwise ops on the CPU: forward against plain formulas, backward against central finite
+//! Elementwise ops on every device the suite covers (the CPU, the emulated CUDA device, a GPU
+//! when there is one): forward against plain formulas, backward against central finite
 //! differences, and the tensor-level API's shape and device checks.
 
 mod common;
 
-use common::{assert_close, uniform};
+use common::{assert_close, devices, uniform};
 use ddr_engine::ops::elementwise as ew;
 use ddr_engine::{Device, Rng, Tensor};
 
-fn t(v: &[f32], shape: &[usize]) -> Tensor {
-    Tensor::from_slice(v, shape, &Device::Cpu).unwrap()
+fn t(dev: &Device, v: &[f32], shape: &[usize]) -> Tensor {
+    Tensor::from_slice(v, shape, dev).unwrap()
 }
 
 #[test]
 fn forward_matches_formulas() {
-    let mut rng = Rng::new(1);
-    let x = uniform(&mut rng, 1000, -2.0, 2.0);
-    let b = uniform(&mut rng, 1000, -2.0, 2.0);
-    let shape = [2, 5, 10, 10];
-    let (tx, tb) = (t(&x, &shape), t(&b, &shape));
+    for dev in devices("forward_matches_formulas") {
+        let mut rng = Rng::new(1);
+        let x = uniform(&mut rng, 1000, -2.0, 2.0);
+        let b = uniform(&mut rng, 1000, -2.0, 2.0);
+        let shape = [2, 5, 10, 10];
+        let (tx, tb) = (t(&dev, &x, &shape), t(&dev, &b, &shape));
 
-    let relu: Vec<f32> = x.iter().map(|&v| v.max(0.0)).collect();
-    assert_eq!(ew::relu_fwd(&tx).unwrap().to_vec().unwrap(), relu);
-    let lrelu: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { 0.2 * v }).collect();
-    assert_eq!(ew::leaky_relu_fwd(&tx, 0.2).unwrap().to_vec().unwrap(), lrelu);
-    let sum: Vec<f32> = x.iter().zip(&b).map(|(a, b)| a + b).collect();
-    assert_eq!(ew::add(&tx, &tb).unwrap().to_vec().unwrap(), sum);
-    let sc: Vec<f32> = x.iter().map(|&v| -1.5 * v).collect();
-    assert_eq!(ew::scale(&tx, -1.5).unwrap().to_vec().unwrap(), sc);
-    let mut y = tb.deep_clone().unwrap();
-    ew::axpy(0.5, &tx, &mut y).unwrap();
-    let ax: Vec<f32> = x.iter().zip(&b).map(|(x, b)| b + 0.5 * x).collect();
-    assert_eq!(y.to_vec().unwrap(), ax);
+        let relu: Vec<f32> = x.iter().map(|&v| v.max(0.0)).collect();
+        assert_eq!(ew::relu_fwd(&tx).unwrap().to_vec().unwrap(), relu);
+        let lrelu: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { 0.2 * v }).collect();
+        assert_eq!(ew::leaky_relu_fwd(&tx, 0.2).unwrap().to_vec().unwrap(), lrelu);
+        let sum: Vec<f32> = x.iter().zip(&b).map(|(a, b)| a + b).collect();
+        assert_eq!(ew::add(&tx, &tb).unwrap().to_vec().unwrap(), sum);
+        let sc: Vec<f32> = x.iter().map(|&v| -1.5 * v).collect();
+        assert_eq!(ew::scale(&tx, -1.5).unwrap().to_vec().unwrap(), sc);
+        let mut y = tb.deep_clone().unwrap();
+        ew::axpy(0.5, &tx, &mut y).unwrap();
+        let ax: Vec<f32> = x.iter().zip(&b).map(|(x, b)| b + 0.5 * x).collect();
+        assert_eq!(y.to_vec().unwrap(), ax);
+    }
 }
 
 #[test]
 fn nan_propagates_like_pytorch() {
-    let x = t(&[f32::NAN, -1.0, 2.0], &[3]);
-    let r = ew::relu_fwd(&x).unwrap().to_vec().unwrap();
-    assert!(r[0].is_nan() && r[1] == 0.0 && r[2] == 2.0);
-    let l = ew::leaky_relu_fwd(&x, 0.1).unwrap().to_vec().unwrap();
-    assert!(l[0].is_nan());
+    for dev in devices("nan_propagates_like_pytorch") {
+        let x = t(&dev, &[f32::NAN, -1.0, 2.0], &[3]);
+        let r = ew::relu_fwd(&x).unwrap().to_vec().unwrap();
+        assert!(r[0].is_nan() && r[1] == 0.0 && r[2] == 2.0);
+        let l = ew::leaky_relu_fwd(&x, 0.1).unwrap().to_vec().unwrap();
+        assert!(l[0].is_nan());
+    }
 }
 
 /// Central differences of L(x) = sum(f(x) * w) against the analytic backward, in f64 around the
 /// f32 op. Points within 1e-2 of the kink at 0 are skipped (the derivative jumps there).
 /// Tolerance: atol 1e-3, rtol 1e-3 (step 1e-3, f32 outputs rounded to ~6e-8 relative).
-fn grad_check(fwd: &dyn Fn(&Tensor) -> Tensor, bwd: &dyn Fn(&Tensor, &Tensor, &Tensor) -> Tensor) {
+fn grad_check(
+    dev: &Device,
+    fwd: &dyn Fn(&Tensor) -> Tensor,
+    bwd: &dyn Fn(&Tensor, &Tensor, &Tensor) -> Tensor,
+) {
     let mut rng = Rng::new(7);
     let shape = [3, 2, 5, 7];
     let n: usize = shape.iter().product();
     let x: Vec<f32> =
         uniform(&mut rng, n, -2.0, 2.0).into_iter().map(|v| if v.abs() < 1e-2 { 0.5 } else { v }).collect();
     let w = uniform(&mut rng, n, -1.0, 1.0);
-    let tx = t(&x, &shape);
+    let tx = t(dev, &x, &shape);
     let y = fwd(&tx);
-    let analytic = bwd(&tx, &y, &t(&w, &shape)).to_vec().unwrap();
+    let analytic = bwd(&tx, &y, &t(dev, &w, &shape)).to_vec().unwrap();
     let loss = |v: &[f32]| -> f64 {
-        let out = fwd(&t(v, &shape)).to_vec().unwrap();
+        let out = fwd(&t(dev, v, &shape)).to_vec().unwrap();
         out.iter().zip(&w).map(|(&o, &w)| o as f64 * w as f64).sum()
     };
     let h = 1e-3f32;
@@ -70,35 +79,43 @@ fn grad_check(fwd: &dyn Fn(&Tensor) -> Tensor, bwd: &dyn Fn(&Tensor, &Tensor, &T
         xp[i] = x[i];
         numeric[i] = ((lp - lm) / (2.0 * h as f64)) as f32;
     }
-    assert_close("finite-difference gradient", &analytic, &numeric, 1e-3, 1e-3);
+    assert_close(&format!("finite-difference gradient on {dev}"), &analytic, &numeric, 1e-3, 1e-3);
 }
 
 #[test]
 fn relu_backward_matches_finite_differences() {
-    grad_check(&|x| ew::relu_fwd(x).unwrap(), &|_x, y, dy| ew::relu_bwd(y, dy).unwrap());
+    for dev in devices("relu_backward_matches_finite_differences") {
+        grad_check(&dev, &|x| ew::relu_fwd(x).unwrap(), &|_x, y, dy| ew::relu_bwd(y, dy).unwrap());
+    }
 }
 
 #[test]
 fn leaky_relu_backward_matches_finite_differences() {
-    grad_check(&|x| ew::leaky_relu_fwd(x, 0.1).unwrap(), &|x, _y, dy| {
-        ew::leaky_relu_bwd(x, dy, 0.1).unwrap()
-    });
+    for dev in devices("leaky_relu_backward_matches_finite_differences") {
+        grad_check(&dev, &|x| ew::leaky_relu_fwd(x, 0.1).unwrap(), &|x, _y, dy| {
+            ew::leaky_relu_bwd(x, dy, 0.1).unwrap()
+        });
+    }
 }
 
 #[test]
 fn shape_mismatch_is_an_error() {
-    let a = t(&[1.0; 6], &[2, 3]);
-    let b = t(&[1.0; 6], &[3, 2]);
-    let e = ew::add(&a, &b).unwrap_err().to_string();
-    assert!(e.contains("shapes differ"), "{e}");
+    for dev in devices("shape_mismatch_is_an_error") {
+        let a = t(&dev, &[1.0; 6], &[2, 3]);
+        let b = t(&dev, &[1.0; 6], &[3, 2]);
+        let e = ew::add(&a, &b).unwrap_err().to_string();
+        assert!(e.contains("shapes differ"), "{e}");
+    }
 }
 
 #[test]
 fn large_inputs_are_deterministic_across_chunks() {
-    // Bigger than one parallel chunk: the threaded path must give the sequential result.
-    let mut rng = Rng::new(3);
-    let x = uniform(&mut rng, 300_001, -1.0, 1.0);
-    let tx = t(&x, &[300_001]);
-    let want: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { 0.1 * v }).collect();
-    assert_eq!(ew::leaky_relu_fwd(&tx, 0.1).unwrap().to_vec().unwrap(), want);
+    for dev in devices("large_inputs_are_deterministic_across_chunks") {
+        // Bigger than one parallel chunk: the threaded path must give the sequential result.
+        let mut rng = Rng::new(3);
+        let x = uniform(&mut rng, 300_001, -1.0, 1.0);
+        let tx = t(&dev, &x, &[300_001]);
+        let want: Vec<f32> = x.iter().map(|&v| if v > 0.0 { v } else { 0.1 * v }).collect();
+        assert_eq!(ew::leaky_relu_fwd(&tx, 0.1).unwrap().to_vec().unwrap(), want);
+    }
 }

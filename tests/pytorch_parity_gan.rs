@@ -7,6 +7,9 @@
 //! 1e-5 + 1e-3 * max|torch| per tensor (f32 reductions summed in another order; BatchNorm's
 //! backward subtracts means of products, which loses a few more bits than a convolution).
 
+mod common;
+
+use common::devices;
 use ddr_engine::nn::models::discriminator::DiscSpec;
 use ddr_engine::nn::models::vgg19::Vgg19Features;
 use ddr_engine::nn::{Layer, Pass, Want};
@@ -39,68 +42,75 @@ fn close(what: &str, ours: &[f32], torch: &[f32], rel: f32) {
 
 #[test]
 fn discriminator_in_train_mode_matches_pytorch() {
-    let dev = Device::Cpu;
-    let (mut d, mut p) = DiscSpec { nf: 4, input: 32 }.build(&dev, 0).unwrap();
-    let (wb, iob) = (read("disc_nf4_in32.safetensors"), read("disc_nf4_in32_io.safetensors"));
-    let (w, io) = (SafeTensors::deserialize(&wb).unwrap(), SafeTensors::deserialize(&iob).unwrap());
-    let mut values = vec![0f32; p.len()];
-    for s in p.specs() {
-        let (v, shape) = tensor(&w, &s.name);
-        assert_eq!(shape, s.shape, "{}", s.name);
-        values[s.range()].copy_from_slice(&v);
-    }
-    let mut buffers = vec![0f32; p.buffers.numel()];
-    for s in p.buffer_specs() {
-        buffers[s.range()].copy_from_slice(&tensor(&w, &s.name).0);
-    }
-    p.load_values(&values).unwrap();
-    p.load_buffers(&buffers).unwrap();
+    for dev in devices("discriminator_in_train_mode_matches_pytorch") {
+        let (mut d, mut p) = DiscSpec { nf: 4, input: 32 }.build(&dev, 0).unwrap();
+        let (wb, iob) = (read("disc_nf4_in32.safetensors"), read("disc_nf4_in32_io.safetensors"));
+        let (w, io) = (SafeTensors::deserialize(&wb).unwrap(), SafeTensors::deserialize(&iob).unwrap());
+        let mut values = vec![0f32; p.len()];
+        for s in p.specs() {
+            let (v, shape) = tensor(&w, &s.name);
+            assert_eq!(shape, s.shape, "{}", s.name);
+            values[s.range()].copy_from_slice(&v);
+        }
+        let mut buffers = vec![0f32; p.buffers.numel()];
+        for s in p.buffer_specs() {
+            buffers[s.range()].copy_from_slice(&tensor(&w, &s.name).0);
+        }
+        p.load_values(&values).unwrap();
+        p.load_buffers(&buffers).unwrap();
 
-    let (x, xs) = tensor(&io, "input");
-    let logits = d.forward(&mut p, &Tensor::from_vec(x, &xs, &dev).unwrap(), Pass::TRAIN).unwrap();
-    assert_eq!(logits.shape(), [4, 1]);
-    close("logits", &logits.to_vec().unwrap(), &tensor(&io, "output").0, 1e-4);
-    let after = p.buffers.to_vec().unwrap();
-    for s in p.buffer_specs() {
-        close(&s.name, &after[s.range()], &tensor(&io, &format!("after.{}", s.name)).0, 1e-4);
-    }
+        let (x, xs) = tensor(&io, "input");
+        let logits = d.forward(&mut p, &Tensor::from_vec(x, &xs, &dev).unwrap(), Pass::TRAIN).unwrap();
+        assert_eq!(logits.shape(), [4, 1]);
+        close(&format!("logits on {dev}"), &logits.to_vec().unwrap(), &tensor(&io, "output").0, 1e-4);
+        let after = p.buffers.to_vec().unwrap();
+        for s in p.buffer_specs() {
+            close(
+                &format!("{} on {dev}", s.name),
+                &after[s.range()],
+                &tensor(&io, &format!("after.{}", s.name)).0,
+                1e-4,
+            );
+        }
 
-    let labels = Tensor::from_vec(vec![1.0, 0.0, 1.0, 0.0], &[4, 1], &dev).unwrap();
-    let (loss, dlogits) = bce_logits_mean(&logits, &labels, 1.0).unwrap();
-    let want = tensor(&io, "loss").0[0] as f64;
-    assert!((loss - want).abs() <= 1e-5 * want.abs(), "loss {loss} vs {want}");
-    p.zero_grads().unwrap();
-    let dx = d.backward(&mut p, &dlogits, Want::ALL).unwrap().unwrap();
-    close("input gradient", &dx.to_vec().unwrap(), &tensor(&io, "grad_input").0, 1e-3);
-    let grads = p.grads.to_vec().unwrap();
-    for s in p.specs() {
-        close(
-            &format!("grad {}", s.name),
-            &grads[s.range()],
-            &tensor(&io, &format!("grad.{}", s.name)).0,
-            1e-3,
-        );
+        let labels = Tensor::from_vec(vec![1.0, 0.0, 1.0, 0.0], &[4, 1], &dev).unwrap();
+        let (loss, dlogits) = bce_logits_mean(&logits, &labels, 1.0).unwrap();
+        let want = tensor(&io, "loss").0[0] as f64;
+        assert!((loss - want).abs() <= 1e-5 * want.abs(), "loss on {dev}: {loss} vs {want}");
+        p.zero_grads().unwrap();
+        let dx = d.backward(&mut p, &dlogits, Want::ALL).unwrap().unwrap();
+        close(&format!("input gradient on {dev}"), &dx.to_vec().unwrap(), &tensor(&io, "grad_input").0, 1e-3);
+        let grads = p.grads.to_vec().unwrap();
+        for s in p.specs() {
+            close(
+                &format!("grad {} on {dev}", s.name),
+                &grads[s.range()],
+                &tensor(&io, &format!("grad.{}", s.name)).0,
+                1e-3,
+            );
+        }
     }
 }
 
 #[test]
 fn reduced_vgg19_matches_pytorch_at_conv5_4_and_its_perceptual_gradient() {
-    let dev = Device::Cpu;
-    let (mut vgg, mut p) = Vgg19Features::load(&fixture("vgg19_w8.safetensors"), &dev).unwrap();
-    assert_eq!(vgg.widths, [8, 16, 32, 32, 32]);
-    let iob = read("vgg19_w8_io.safetensors");
-    let io = SafeTensors::deserialize(&iob).unwrap();
-    let (x, xs) = tensor(&io, "x");
-    let (hr, hs) = tensor(&io, "hr");
-    let (x, hr) = (Tensor::from_vec(x, &xs, &dev).unwrap(), Tensor::from_vec(hr, &hs, &dev).unwrap());
-    let feat = vgg.forward(&mut p, &x, Pass::EVAL).unwrap();
-    assert_eq!(feat.shape(), [2, 32, 2, 2]);
-    close("conv5_4", &feat.to_vec().unwrap(), &tensor(&io, "conv5_4").0, 1e-4);
+    for dev in devices("reduced_vgg19_matches_pytorch_at_conv5_4_and_its_perceptual_gradient") {
+        let (mut vgg, mut p) = Vgg19Features::load(&fixture("vgg19_w8.safetensors"), &dev).unwrap();
+        assert_eq!(vgg.widths, [8, 16, 32, 32, 32]);
+        let iob = read("vgg19_w8_io.safetensors");
+        let io = SafeTensors::deserialize(&iob).unwrap();
+        let (x, xs) = tensor(&io, "x");
+        let (hr, hs) = tensor(&io, "hr");
+        let (x, hr) = (Tensor::from_vec(x, &xs, &dev).unwrap(), Tensor::from_vec(hr, &hs, &dev).unwrap());
+        let feat = vgg.forward(&mut p, &x, Pass::EVAL).unwrap();
+        assert_eq!(feat.shape(), [2, 32, 2, 2]);
+        close(&format!("conv5_4 on {dev}"), &feat.to_vec().unwrap(), &tensor(&io, "conv5_4").0, 1e-4);
 
-    let (loss, dx) = vgg.perceptual_l1(&mut p, &x, &hr, 1.0).unwrap();
-    let want = tensor(&io, "loss").0[0] as f64;
-    assert!((loss - want).abs() <= 1e-4 * want.abs(), "perceptual loss {loss} vs {want}");
-    close("input gradient", &dx.to_vec().unwrap(), &tensor(&io, "grad_x").0, 1e-3);
+        let (loss, dx) = vgg.perceptual_l1(&mut p, &x, &hr, 1.0).unwrap();
+        let want = tensor(&io, "loss").0[0] as f64;
+        assert!((loss - want).abs() <= 1e-4 * want.abs(), "perceptual loss on {dev}: {loss} vs {want}");
+        close(&format!("input gradient on {dev}"), &dx.to_vec().unwrap(), &tensor(&io, "grad_x").0, 1e-3);
+    }
 }
 
 #[test]

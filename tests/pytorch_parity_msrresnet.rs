@@ -3,6 +3,9 @@
 //! training step's loss and parameter gradients within stated tolerances, with and without the
 //! global residual.
 
+mod common;
+
+use common::devices;
 use ddr_engine::nn::checkpoint::{self, WeightSet};
 use ddr_engine::nn::models::Arch;
 use ddr_engine::nn::{Pass, Want};
@@ -27,28 +30,33 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn run(tag: &str) {
+    for dev in devices(&format!("msrresnet {tag}")) {
+        run_on(tag, &dev);
+    }
+}
+
+fn run_on(tag: &str, dev: &Device) {
     let ck = checkpoint::load(&fixture(&format!("msrresnet_x4_{tag}.safetensors")), None).unwrap();
     assert_eq!(ck.arch, Arch::Msrresnet { nf: 8, nb: 2, scale: 4, global_residual: tag == "gr" });
     let bytes = std::fs::read(fixture(&format!("msrresnet_x4_{tag}_io.safetensors"))).unwrap();
     let io = SafeTensors::deserialize(&bytes).unwrap();
-    let dev = Device::Cpu;
-    let (mut net, mut p) = ck.arch.build(&dev, 0).unwrap();
+    let (mut net, mut p) = ck.arch.build(dev, 0).unwrap();
     p.load_values(ck.weights(WeightSet::Raw)).unwrap();
 
     let (x, xs) = tensor(&io, "input");
     let (want, _) = tensor(&io, "output");
-    let y = net.forward(&mut p, &Tensor::from_vec(x, &xs, &dev).unwrap(), Pass::EVAL).unwrap();
+    let y = net.forward(&mut p, &Tensor::from_vec(x, &xs, dev).unwrap(), Pass::EVAL).unwrap();
     let d = max_abs_diff(&y.to_vec().unwrap(), &want);
-    assert!(d <= 1e-4, "{tag}: inference differs from PyTorch by {d:e} (max abs)");
+    assert!(d <= 1e-4, "{tag} on {dev}: inference differs from PyTorch by {d:e} (max abs)");
 
     let (lr, lrs) = tensor(&io, "lr");
     let (hr, hrs) = tensor(&io, "hr");
-    let y = net.forward(&mut p, &Tensor::from_vec(lr, &lrs, &dev).unwrap(), Pass::TRAIN).unwrap();
-    let (loss, dy) = l1_mean(&y, &Tensor::from_vec(hr, &hrs, &dev).unwrap(), 1.0).unwrap();
+    let y = net.forward(&mut p, &Tensor::from_vec(lr, &lrs, dev).unwrap(), Pass::TRAIN).unwrap();
+    let (loss, dy) = l1_mean(&y, &Tensor::from_vec(hr, &hrs, dev).unwrap(), 1.0).unwrap();
     let (want_loss, _) = tensor(&io, "loss");
     assert!(
         (loss - want_loss[0] as f64).abs() <= 1e-5 * want_loss[0].abs() as f64,
-        "{tag}: loss {loss} vs {}",
+        "{tag} on {dev}: loss {loss} vs {}",
         want_loss[0]
     );
     p.zero_grads().unwrap();
@@ -64,7 +72,7 @@ fn run(tag: &str) {
         let d = max_abs_diff(&grads[s.range()], &g_want);
         assert!(
             d <= 1e-5 + 1e-3 * scale,
-            "{tag}: gradient of {} differs by {d:e} (max |g| {scale:e})",
+            "{tag} on {dev}: gradient of {} differs by {d:e} (max |g| {scale:e})",
             s.name
         );
     }
