@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{abs, assert_close_mag, cuda_devices, gemm_tolerance, poisoned, uniform};
+use common::{abs, assert_bits_equal, assert_close_mag, cuda_devices, gemm_tolerance, poisoned, uniform};
 use ddr_engine::device::cpu::conv2d as cpu;
 use ddr_engine::device::cuda::{conv2d as cuda, ConvMath, CudaDevice};
 use ddr_engine::device::Conv2dGeom;
@@ -34,6 +34,7 @@ const SHAPES: &[Shape] = &[
     (1, 64, 12, 12, 256, 3, 1, 1), // the upsampling conv before pixel shuffle
     (3, 64, 10, 10, 64, 4, 2, 1),  // discriminator downsampling conv
     (2, 3, 32, 32, 64, 3, 1, 1),   // first conv: K = 27, many weight-gradient slices
+    (3, 64, 15, 15, 64, 3, 1, 1),  // weight-gradient depth 675 in slices of 240: the last is 195
 ];
 
 fn geom(s: Shape) -> Conv2dGeom {
@@ -83,7 +84,8 @@ fn bwd_weight_cpu(g: &Conv2dGeom, x: &[f32], dy: &[f32], dw0: &[f32], db0: &[f32
     (dw, db)
 }
 
-/// The three passes on the GPU: (y with bias, y without bias, dx, dw, db).
+/// The three passes on the GPU: (y with bias, y without bias, dx, dw, db). The weight gradient is
+/// also taken without the bias gradient, which must not change it.
 fn run_gpu(dev: &CudaDevice, c: &Case) -> [Vec<f32>; 5] {
     let g = &c.g;
     let (x, w, b, dy) = (
@@ -109,7 +111,16 @@ fn run_gpu(dev: &CudaDevice, c: &Case) -> [Vec<f32>; 5] {
         Some(&mut db.dev_view_mut()),
     )
     .unwrap();
-    [y, y_nb, dx, dw, db].map(|b| dev.download(&b).unwrap())
+    let mut dw_alone = dev.upload(&c.dw0).unwrap();
+    cuda::conv2d_bwd_weight_f32(dev, g, &x.dev_view(), &dy.dev_view(), &mut dw_alone.dev_view_mut(), None)
+        .unwrap();
+    let out = [y, y_nb, dx, dw, db].map(|b| dev.download(&b).unwrap());
+    assert_bits_equal(
+        "conv2d weight gradient without the bias gradient",
+        &dev.download(&dw_alone).unwrap(),
+        &out[3],
+    );
+    out
 }
 
 #[test]

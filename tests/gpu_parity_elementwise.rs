@@ -1,6 +1,7 @@
 //! Each elementwise CUDA kernel against its CPU reference, on random inputs of sizes that leave
 //! ragged tails, with the output poisoned (NaN) before the launch so an unwritten element fails.
-//! Pointwise f32 arithmetic is exact on both sides: results must be bit-identical.
+//! Pointwise f32 arithmetic is exact on both sides: results must be bit-identical (sigmoid's
+//! forward, which goes through expf, to 1e-6 relative).
 
 mod common;
 
@@ -74,6 +75,20 @@ fn elementwise_kernels_match_cpu_reference() {
             });
             check("copy_f32", x.clone(), &|o| {
                 cuda::copy_f32(&dev, &dx.dev_view(), &mut o.dev_view_mut()).unwrap()
+            });
+            // Sigmoid: CUDA's expf is within 2 ulp of the host's, so the forward is compared to
+            // 1e-6 relative (NaN where the CPU has NaN); the backward is exact arithmetic.
+            cpu::sigmoid_fwd_f32(&x, &mut want);
+            let mut sig = poisoned(&dev, n);
+            cuda::sigmoid_fwd_f32(&dev, &dx.dev_view(), &mut sig.dev_view_mut()).unwrap();
+            for (i, (g, w)) in dev.download(&sig).unwrap().iter().zip(&want).enumerate() {
+                let same = if w.is_nan() { g.is_nan() } else { (g - w).abs() <= 1e-6 * w.abs() };
+                assert!(same, "sigmoid_fwd_f32 n={n}: element {i} is {g:e}, the CPU gives {w:e}");
+            }
+            let y = dev.upload(&want).unwrap();
+            cpu::sigmoid_bwd_f32(&want.clone(), &b, &mut want);
+            check("sigmoid_bwd_f32", want.clone(), &|o| {
+                cuda::sigmoid_bwd_f32(&dev, &y.dev_view(), &db.dev_view(), &mut o.dev_view_mut()).unwrap()
             });
             cpu::fill_f32(&mut want, -2.5);
             check("fill_f32", want.clone(), &|o| cuda::fill_f32(&dev, &mut o.dev_view_mut(), -2.5).unwrap());

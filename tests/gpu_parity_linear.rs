@@ -15,8 +15,17 @@ use ddr_engine::device::cuda::{linear as cuda, ConvMath, CudaDevice};
 use ddr_engine::Rng;
 
 /// (n, in, out)
-const SHAPES: &[(usize, usize, usize)] =
-    &[(1, 1, 1), (3, 5, 7), (70, 67, 65), (16, 130, 3), (2, 128, 100), (300, 64, 1), (16, 8192, 100)];
+/// (4, 0, 5): no inputs, so y is the bias (or zero) and only db has terms.
+const SHAPES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (3, 5, 7),
+    (70, 67, 65),
+    (16, 130, 3),
+    (2, 128, 100),
+    (300, 64, 1),
+    (16, 8192, 100),
+    (4, 0, 5),
+];
 
 /// The operands of one linear layer's forward and backward; dw0 and db0 are the gradients the
 /// backward adds to.
@@ -142,6 +151,51 @@ fn linear_kernels_are_deterministic() {
             for (u, v) in [(&p.y, &q.y), (&p.dx, &q.dx), (&p.dw, &q.dw), (&p.db, &q.db)] {
                 assert_bits_equal(&format!("linear {math} second run"), u, v);
             }
+        }
+    }
+}
+
+/// The backward computes exactly the gradients it is given buffers for: each of the 8 subsets of
+/// (dx, dw, db) gives the bytes the full backward gives for those.
+#[test]
+fn linear_backward_computes_only_what_it_is_asked_for() {
+    for dev in cuda_devices("linear_backward_computes_only_what_it_is_asked_for") {
+        let mut rng = Rng::new(0x13);
+        let a = Inputs::random(&mut rng, (9, 70, 33));
+        let (n, i, o) = a.shape;
+        let full = gpu_all(&dev, &a);
+        let up = |v: &[f32]| dev.upload(v).unwrap();
+        let (x, w, dy) = (up(&a.x), up(&a.w), up(&a.dy));
+        for mask in 0..8 {
+            let (want_dx, want_dw, want_db) = (mask & 1 != 0, mask & 2 != 0, mask & 4 != 0);
+            let (mut dx, mut dw, mut db) = (poisoned(&dev, n * i), up(&a.dw0), up(&a.db0));
+            let (mut vx, mut vw, mut vb) = (dx.dev_view_mut(), dw.dev_view_mut(), db.dev_view_mut());
+            cuda::linear_bwd_f32(
+                &dev,
+                n,
+                i,
+                o,
+                &x.dev_view(),
+                &w.dev_view(),
+                &dy.dev_view(),
+                want_dx.then_some(&mut vx),
+                want_dw.then_some(&mut vw),
+                want_db.then_some(&mut vb),
+            )
+            .unwrap();
+            let what = format!("linear backward with dx {want_dx}, dw {want_dw}, db {want_db}");
+            let got_dx = dev.download(&dx).unwrap();
+            if want_dx {
+                assert_bits_equal(&format!("{what}: dx"), &got_dx, &full.dx);
+            } else {
+                assert!(got_dx.iter().all(|v| v.is_nan()), "{what}: dx was written");
+            }
+            let (want_w, want_b) = (
+                if want_dw { full.dw.clone() } else { a.dw0.clone() },
+                if want_db { full.db.clone() } else { a.db0.clone() },
+            );
+            assert_bits_equal(&format!("{what}: dw"), &dev.download(&dw).unwrap(), &want_w);
+            assert_bits_equal(&format!("{what}: db"), &dev.download(&db).unwrap(), &want_b);
         }
     }
 }

@@ -57,6 +57,9 @@ pub fn linear_bwd_f32(
 
 /// Splits the rows of a row-major `[rows, cols]` output into a few parallel tasks.
 fn par_rows(rows: usize, cols: usize, out: &mut [f32], f: impl Fn(usize, usize, &mut [f32]) + Sync) {
+    if out.is_empty() {
+        return; // no rows or no columns (a layer with no inputs has an empty dx and dw)
+    }
     let per = rows.div_ceil(rayon::current_num_threads()).max(1);
     out.par_chunks_mut(per * cols).enumerate().for_each(|(t, c)| f(t * per, c.len() / cols, c));
 }

@@ -14,7 +14,7 @@ use cudarc::driver::LaunchConfig;
 /// The geometry as the kernels take it: one argument by value, laid out as `ConvParams` in
 /// conv2d.cu (eight 32-bit ints).
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct ConvArgs {
     n: i32,
     c_in: i32,
@@ -129,4 +129,28 @@ pub fn conv2d_bwd_weight_f32(
         launch!(dev, "conv2d_bwd_bias_f32", cfg, dy.arg(), db.arg(), &a.n, &a.c_out, &plane)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom(n: usize, c: usize, hw: usize, c_out: usize, k: usize) -> Conv2dGeom {
+        Conv2dGeom { n, c_in: c, h: hw, w: hw, c_out, kh: k, kw: k, stride: 1, pad: k / 2 }
+    }
+
+    #[test]
+    fn geometries_past_the_kernels_32_bit_indices_are_refused_before_any_launch() {
+        assert!(conv_args("t", &geom(16, 64, 128, 64, 3)).is_ok());
+        // Input, output and weight each just past 2^31 elements (checked from the numbers alone:
+        // nothing is allocated).
+        for g in
+            [geom(1, 1 << 13, 1 << 9, 1, 1), geom(1, 1, 1 << 9, 1 << 13, 1), geom(1, 1 << 16, 1, 1 << 12, 3)]
+        {
+            let e = conv_args("t", &g).unwrap_err().to_string();
+            assert!(e.contains("2^31 - 1"), "{g:?}: {e}");
+        }
+        let rect = Conv2dGeom { kw: 1, ..geom(1, 1, 8, 1, 3) };
+        assert!(conv_args("t", &rect).unwrap_err().to_string().contains("square"));
+    }
 }

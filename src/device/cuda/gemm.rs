@@ -170,6 +170,27 @@ mod tests {
         // The MSRResNet body conv at HR gets many slices; a tiny product gets one.
         assert!(split_k(64, 576, 16 * 128 * 128).splits > 32);
         assert_eq!(split_k(5, 7, 100).splits, 1);
+        // The uneven case gpu_parity_conv2d covers (3 x 64 x 15 x 15, 64 out): 240 + 240 + 195.
+        assert_eq!(split_k(64, 576, 3 * 15 * 15), SplitK { splits: 3, chunk: 240 });
+    }
+
+    #[test]
+    fn products_past_the_kernels_32_bit_indices_or_the_grid_are_refused() {
+        let limit = 1usize << 31;
+        assert!(gemm_cfg("t", 64, 64, 64, 1).is_ok());
+        for (m, n, k, z) in [
+            (limit, 1, 1, 1),      // rows of C
+            (1, limit - 10, 1, 1), // columns of C, rounded up to whole tiles
+            (1, 1, limit - 8, 1),  // depth, rounded up to whole k steps
+            (65536 * 64, 1, 1, 1), // grid y
+            (1, 1, 1, 65536),      // split-K slices (grid z)
+            (0, 1, 1, 1),          // empty
+        ] {
+            let e = gemm_cfg("t", m, n, k, z).unwrap_err().to_string();
+            assert!(e.contains("2^31") || e.contains("grid") || e.contains("empty"), "{m} {n} {k} {z}: {e}");
+        }
+        assert!(to_i32("t", limit - 1).is_ok());
+        assert!(to_i32("t", limit).unwrap_err().to_string().contains("2^31 - 1"));
     }
 
     #[test]

@@ -12,10 +12,18 @@ use crate::Result;
 /// Checks the input and weight lengths and that every buffer fits the kernels' i32 indices;
 /// returns the dimensions as i32.
 fn dims(n: usize, i: usize, o: usize, x: &DevView, w: &DevView) -> Result<(i32, i32, i32)> {
+    let d = extents(n, i, o)?;
     ensure_len("linear input", x.len(), n * i)?;
     ensure_len("linear weight", w.len(), o * i)?;
-    to_i32("linear", n * i.max(o))?;
-    to_i32("linear", o * i)?;
+    Ok(d)
+}
+
+/// The dimensions as i32, when every buffer they imply (x, y, dx, w, dw) fits the kernels' i32
+/// indices.
+fn extents(n: usize, i: usize, o: usize) -> Result<(i32, i32, i32)> {
+    let big = |a: usize, b: usize| a.saturating_mul(b);
+    to_i32("linear", big(n, i.max(o)))?;
+    to_i32("linear", big(o, i))?;
     Ok((n as i32, i as i32, o as i32))
 }
 
@@ -97,4 +105,20 @@ pub fn linear_bwd_f32(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extents;
+
+    #[test]
+    fn layers_past_the_kernels_32_bit_indices_are_refused() {
+        assert_eq!(extents(16, 8192, 100).unwrap(), (16, 8192, 100));
+        for (n, i, o) in
+            [(1 << 16, 1 << 15, 1), (1 << 16, 1, 1 << 15), (1, 1 << 16, 1 << 15), (usize::MAX, 2, 2)]
+        {
+            let e = extents(n, i, o).unwrap_err().to_string();
+            assert!(e.contains("2^31 - 1"), "{n} {i} {o}: {e}");
+        }
+    }
 }

@@ -134,6 +134,7 @@ pub fn probe() -> std::result::Result<(i32, Vec<GpuInfo>), String> {
 
 /// One argument of a kernel launch: where its value is and how many bytes it has, as
 /// cuLaunchKernel takes it (the emulated device checks the size against the kernel's signature).
+#[derive(Clone, Copy)]
 pub struct KernelArg<'a> {
     ptr: *mut std::ffi::c_void,
     size: usize,

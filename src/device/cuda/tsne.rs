@@ -29,10 +29,20 @@ fn check(what: &str, name: &str, got: usize, want: usize) -> Result<()> {
 pub fn tsne_sqdist_f32(dev: &CudaDevice, x: In, n: usize, d: usize, out: Out) -> Result<()> {
     check("tsne_sqdist_f32", "x", x.len(), n * d)?;
     check("tsne_sqdist_f32", "out", out.len(), n * n)?;
-    let tiles = n.div_ceil(16).max(1) as u32;
-    let cfg = LaunchConfig { grid_dim: (tiles, tiles, 1), block_dim: (16, 16, 1), shared_mem_bytes: 0 };
+    let cfg = sqdist_cfg(n)?;
     let (n, d) = (n as u64, d as u64);
     launch!(dev, "tsne_sqdist_f32", cfg, x.arg(), out.arg(), &n, &d)
+}
+
+/// One 16 x 16 block per tile of the n x n distance matrix; the grid's y extent is at most 65535.
+fn sqdist_cfg(n: usize) -> Result<LaunchConfig> {
+    let tiles = n.div_ceil(16).max(1);
+    ensure!(
+        tiles <= 65535,
+        "tsne_sqdist_f32: {n} points need {tiles} tile rows, above CUDA's grid limit of 65535"
+    );
+    let t = tiles as u32;
+    Ok(LaunchConfig { grid_dim: (t, t, 1), block_dim: (16, 16, 1), shared_mem_bytes: 0 })
 }
 
 pub fn tsne_perplexity_f32(
@@ -135,4 +145,15 @@ pub fn tsne_kl_rows_f32(dev: &CudaDevice, p: In, y: In, n: usize, z: In, kl: Out
     check("tsne_kl_rows_f32", "kl", kl.len(), n)?;
     let n64 = n as u64;
     launch!(dev, "tsne_kl_rows_f32", warp_per_row(n), p.arg(), y.arg(), z.arg(), kl.arg(), &n64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqdist_cfg;
+
+    #[test]
+    fn distance_grids_past_cudas_limit_are_refused() {
+        assert_eq!(sqdist_cfg(65535 * 16).unwrap().grid_dim, (65535, 65535, 1));
+        assert!(sqdist_cfg(65535 * 16 + 1).unwrap_err().to_string().contains("65535"));
+    }
 }
