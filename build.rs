@@ -1,5 +1,10 @@
 //! Compiles every `kernels/*.cu` to PTX with nvcc and embeds the PTX in the binary.
 //!
+//! Each module is embedded twice: as PTX text (for `ddr-engine info` and the entry list) and as a
+//! fatbin holding that PTX plus Hopper machine code (sm_90, set by `DDR_CUDA_SASS`, empty for
+//! none), so that an H100/H200 loads the kernels without JIT-compiling them and any other GPU of
+//! compute capability 8.0 or newer JIT-compiles the PTX.
+//!
 //! No nvcc: the build succeeds without kernels (a cargo warning says so) and the binary runs on the
 //! CPU only. `DDR_REQUIRE_PTX=1` turns a missing nvcc or a failing kernel into a build error that
 //! shows nvcc's own message. `DDR_CUDA_ARCH` overrides the virtual architecture (default compute_80).
@@ -33,6 +38,7 @@ fn main() {
         "CUDA_HOME",
         "CUDA_PATH",
         "DDR_CUDA_ARCH",
+        "DDR_CUDA_SASS",
         "DDR_REQUIRE_PTX",
         "DDR_REQUIRE_EMU",
         "DDR_EMU_SANITIZE",
@@ -123,18 +129,25 @@ mod emulator {
         files.push(tables);
         println!("cargo:rerun-if-env-changed=CXX");
         let mut b = base();
-        match std::env::var("DDR_EMU_SANITIZE").as_deref() {
+        // The sanitizer's runtime library is linked after the kernels that call it;
+        // scripts/sanitize-kernels.sh preloads it so that it initialises first.
+        let runtime = match std::env::var("DDR_EMU_SANITIZE").as_deref() {
             Ok("address") => {
                 b.flag("-fsanitize=address").flag("-fno-omit-frame-pointer");
+                Some("asan")
             }
             Ok("thread") => {
                 b.flag("-fsanitize=thread");
+                Some("tsan")
             }
-            Ok("") | Err(_) => {}
+            Ok("") | Err(_) => None,
             Ok(other) => return Err(format!("DDR_EMU_SANITIZE={other}: use address or thread")),
-        }
+        };
         b.files(&files);
         b.try_compile("ddr_cuda_emu").map_err(|e| format!("compiling the emulated kernels failed: {e}"))?;
+        if let Some(lib) = runtime {
+            println!("cargo:rustc-link-lib=dylib={lib}");
+        }
         Ok(entries)
     }
 
@@ -246,6 +259,7 @@ struct Built {
 struct CompiledModule {
     name: String,
     ptx_path: PathBuf,
+    fatbin_path: PathBuf,
     entries: Vec<String>,
 }
 
@@ -290,24 +304,14 @@ fn compile_all(nvcc: &Path, arch: &str, sources: &[PathBuf], out_dir: &Path, req
 fn compile_one(nvcc: &Path, arch: &str, src: &Path, out_dir: &Path) -> Result<CompiledModule, String> {
     let name = src.file_stem().unwrap().to_string_lossy().to_string();
     let ptx_path = out_dir.join(format!("{name}.ptx"));
-    let output = Command::new(nvcc)
-        .args(["--ptx", "-O3", "-std=c++17"])
-        .arg(format!("-arch={arch}"))
-        .arg("-I")
-        .arg(src.parent().unwrap())
-        .arg("-o")
-        .arg(&ptx_path)
-        .arg(src)
-        .output()
-        .map_err(|e| format!("{}: could not run nvcc: {e}", src.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{}: nvcc failed\n{}{}",
-            src.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ));
+    run_nvcc(nvcc, &["--ptx".into(), format!("-arch={arch}")], src, &ptx_path)?;
+    let fatbin_path = out_dir.join(format!("{name}.fatbin"));
+    let mut targets = vec!["--fatbin".to_string(), format!("-gencode=arch={arch},code={arch}")];
+    let sass = sass_arch();
+    if !sass.is_empty() {
+        targets.push(format!("-gencode=arch=compute_{},code={sass}", sass.trim_start_matches("sm_")));
     }
+    run_nvcc(nvcc, &targets, src, &fatbin_path)?;
     let ptx = std::fs::read_to_string(&ptx_path).map_err(|e| format!("{name}.ptx: {e}"))?;
     check_ptx_version(&name, &ptx)?;
     let entries = ptx
@@ -315,7 +319,36 @@ fn compile_one(nvcc: &Path, arch: &str, src: &Path, out_dir: &Path) -> Result<Co
         .filter_map(|l| l.trim().strip_prefix(".visible .entry "))
         .map(|rest| rest.split('(').next().unwrap().trim().to_string())
         .collect();
-    Ok(CompiledModule { name, ptx_path, entries })
+    Ok(CompiledModule { name, ptx_path, fatbin_path, entries })
+}
+
+/// `nvcc -O3 -std=c++17 <targets> -I kernels -o <out> <src>`, or nvcc's own message.
+fn run_nvcc(nvcc: &Path, targets: &[String], src: &Path, out: &Path) -> Result<(), String> {
+    let output = Command::new(nvcc)
+        .args(["-O3", "-std=c++17"])
+        .args(targets)
+        .arg("-I")
+        .arg(src.parent().unwrap())
+        .arg("-o")
+        .arg(out)
+        .arg(src)
+        .output()
+        .map_err(|e| format!("{}: could not run nvcc: {e}", src.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{}: nvcc {} failed\n{}{}",
+            src.display(),
+            targets[0],
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// The GPU machine code embedded beside the PTX: `DDR_CUDA_SASS` (empty: none), sm_90 by default.
+fn sass_arch() -> String {
+    env::var("DDR_CUDA_SASS").unwrap_or_else(|_| "sm_90".to_string())
 }
 
 fn check_ptx_version(name: &str, ptx: &str) -> Result<(), String> {
@@ -344,14 +377,18 @@ fn write_registry(out_dir: &Path, arch: &str, built: Option<&Built>) {
         None => ("", &[][..]),
     };
     writeln!(s, "pub const ARCH: &str = {arch:?};").unwrap();
+    let sass = if built.is_some() { sass_arch() } else { String::new() };
+    writeln!(s, "pub const SASS: &str = {sass:?};").unwrap();
     writeln!(s, "pub const NVCC_VERSION: &str = {nvcc:?};").unwrap();
     writeln!(s, "pub const MODULES: &[KernelModule] = &[").unwrap();
     for m in modules {
         writeln!(
             s,
-            "    KernelModule {{ name: {:?}, ptx: include_str!({:?}), entries: &{:?} }},",
+            "    KernelModule {{ name: {:?}, ptx: include_str!({:?}), fatbin: include_bytes!({:?}), \
+             entries: &{:?} }},",
             m.name,
             m.ptx_path.display().to_string(),
+            m.fatbin_path.display().to_string(),
             m.entries
         )
         .unwrap();

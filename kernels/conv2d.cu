@@ -179,20 +179,37 @@ GEMM_KERNELS(conv2d_bwd_weight, (const float* x, const float* dy, float* part, i
              (x, dy, part, chunk, p))
 
 // ---------------------------------------------------------------------------------------------
-// conv2d_bwd_bias_f32(dy, db, n, c_out, plane)
-//   db[o] += sum of dy[img, o, :, :] over the batch, summed in double.
-//   Launch: grid (c_out, 1, 1), block (256, 1, 1); one block per channel, each thread sums a
-//   fixed strided subset in order, then a fixed tree: deterministic.
+// conv2d_bwd_bias_f32(dy, part, n, c_out, plane, chunk)
+//   Pass 1 of the bias gradient, db[o] += sum of dy[img, o, :, :] over the batch. Channel o's
+//   n*plane values are cut into gridDim.y slices of `chunk` flat positions e = img*plane + pix;
+//   block (o, s) sums slice s, each thread a fixed strided subset in order, then the block's
+//   fixed tree, into part[o * gridDim.y + s] (double). Many blocks per channel: a last conv with
+//   3 channels would otherwise fill 3 SMs.
+//   Launch: grid (c_out, slices, 1), block (256, 1, 1).
+// conv2d_bwd_bias_sum_f32(part, slices, c_out, db)
+//   Pass 2: db[o] += (float)(part[o, 0] + ... + part[o, slices-1]), slices in order.
+//   Launch: 1-D grid-stride over c_out.
+// Both passes have fixed shapes given the problem: deterministic.
 // ---------------------------------------------------------------------------------------------
-extern "C" __global__ void __launch_bounds__(256) conv2d_bwd_bias_f32(const float* dy, float* db, int n, int c_out,
-                                                                     int plane) {
+extern "C" __global__ void __launch_bounds__(256) conv2d_bwd_bias_f32(const float* dy, double* part, int n, int c_out,
+                                                                     int plane, int chunk) {
     __shared__ double sh[256];
     const int o = blockIdx.x;
+    const long long total = (long long)n * plane, e0 = (long long)blockIdx.y * chunk;
+    const long long e1 = min(total, e0 + chunk);
     double s = 0.0;
-    for (int img = 0; img < n; img++) {
-        const float* row = dy + (img * c_out + o) * plane;
-        for (int i = threadIdx.x; i < plane; i += 256) s += (double)row[i];
+    for (long long e = e0 + threadIdx.x; e < e1; e += 256) {
+        const long long img = e / plane;
+        s += (double)dy[(img * c_out + o) * plane + (e - img * plane)];
     }
     s = block_sum_f64<256>(s, sh);
-    if (threadIdx.x == 0) db[o] += (float)s;
+    if (threadIdx.x == 0) part[(u64)o * gridDim.y + blockIdx.y] = s;
+}
+
+extern "C" __global__ void conv2d_bwd_bias_sum_f32(const double* part, int slices, int c_out, float* db) {
+    GRID_STRIDE_LOOP(o, (u64)c_out) {
+        double s = 0.0;
+        for (int k = 0; k < slices; k++) s += part[o * slices + k];
+        db[o] += (float)s;
+    }
 }

@@ -7,13 +7,19 @@
 // Launch: 1-D grid-stride over the written buffer (CudaDevice::grid_1d), 256 threads per block.
 #include "common.cuh"
 
-// Index (0..3) of the winning value of a 2x2 window given in row-major order.
-__device__ __forceinline__ int argmax4(const float v[4]) {
-    int best = 0;
-#pragma unroll
-    for (int k = 1; k < 4; k++)
-        if (v[k] > v[best] || (isnan(v[k]) && !isnan(v[best]))) best = k;
-    return best;
+// The winner of a 2x2 window given in row-major order (a, b, c, d): its index (0..3) and value.
+// Scalars, not an array: an array indexed at run time would live in local memory (a stack frame).
+struct Win {
+    int idx;
+    float v;
+};
+
+__device__ __forceinline__ Win beats(Win w, int k, float v) {
+    return (v > w.v || (isnan(v) && !isnan(w.v))) ? Win{k, v} : w;
+}
+
+__device__ __forceinline__ Win argmax4(float a, float b, float c, float d) {
+    return beats(beats(beats(Win{0, a}, 1, b), 2, c), 3, d);
 }
 
 // maxpool2_fwd_f32(x, y, h, w, len = planes*(h/2)*(w/2)): one thread per element of y.
@@ -22,8 +28,7 @@ extern "C" __global__ void maxpool2_fwd_f32(const float* x, float* y, int h, int
     GRID_STRIDE_LOOP(idx, len) {
         const PlanePos o = plane_pos(idx, ho, wo);
         const float* r0 = x + o.plane * h * w + (2 * o.row) * w + 2 * o.col;
-        const float v[4] = {r0[0], r0[1], r0[w], r0[w + 1]};
-        y[idx] = v[argmax4(v)];
+        y[idx] = argmax4(r0[0], r0[1], r0[w], r0[w + 1]).v;
     }
 }
 
@@ -39,8 +44,8 @@ extern "C" __global__ void maxpool2_bwd_f32(const float* x, const float* dy, flo
         float g = 0.f;
         if (oy < ho && ox < wo) {
             const float* r0 = x + in.plane * h * w + (2 * oy) * w + 2 * ox;
-            const float v[4] = {r0[0], r0[1], r0[w], r0[w + 1]};
-            if (argmax4(v) == (in.row - 2 * oy) * 2 + (in.col - 2 * ox)) g = dy[in.plane * ho * wo + oy * wo + ox];
+            if (argmax4(r0[0], r0[1], r0[w], r0[w + 1]).idx == (in.row - 2 * oy) * 2 + (in.col - 2 * ox))
+                g = dy[in.plane * ho * wo + oy * wo + ox];
         }
         dx[idx] = g;
     }

@@ -138,8 +138,10 @@ extern "C" __global__ void tsne_joint_p_f32(const float* pcond, float* p, u64 n,
 
 // Per row i (one warp), w_ij = 1 / (1 + |y_i - y_j|^2) over j != i:
 // rows[5i..] = (sum w, sum p w (y_i - y_j) [x, y], sum w^2 (y_i - y_j) [x, y]).
-// Lanes sum in float over j = lane, lane + 32, ...; the warp adds the lanes in double.
-// Launch: 256 threads per block (8 rows), grid ceil(n / 8).
+// In double, as the CPU reference (the coordinate differences in float, then everything in
+// double): each lane sums j = lane, lane + 32, ..., the warp adds the lanes in a fixed tree, so
+// only the summation order differs from the CPU's (f32 lane sums drifted with n: about 625 terms
+// a lane at 20k points). Launch: 256 threads per block (8 rows), grid ceil(n / 8).
 extern "C" __global__ void tsne_rowsums_f32(const float* p, const float* y, float* rows, u64 n) {
     u64 i = (u64)blockIdx.x * WARPS_PER_BLOCK + threadIdx.x / 32;
     unsigned lane = threadIdx.x % 32;
@@ -147,22 +149,22 @@ extern "C" __global__ void tsne_rowsums_f32(const float* p, const float* y, floa
     const float2* y2 = (const float2*)y;
     float2 yi = y2[i];
     const float* prow = p + i * n;
-    float acc[5] = {0.f, 0.f, 0.f, 0.f, 0.f};
+    double acc[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
     for (u64 j = lane; j < n; j += 32) {
         if (j == i) continue;
-        float2 yj = y2[j];
-        float dx = yi.x - yj.x, dy = yi.y - yj.y;
-        float w = __frcp_rn(1.f + (dx * dx + dy * dy));
-        float pw = prow[j] * w, ww = w * w;
-        acc[0] += w;
-        acc[1] += pw * dx;
-        acc[2] += pw * dy;
-        acc[3] += ww * dx;
-        acc[4] += ww * dy;
+        const float2 yj = y2[j];
+        const double dx = (double)__fsub_rn(yi.x, yj.x), dy = (double)__fsub_rn(yi.y, yj.y);
+        const double w = __ddiv_rn(1.0, __dadd_rn(__dadd_rn(1.0, __dmul_rn(dx, dx)), __dmul_rn(dy, dy)));
+        const double pw = __dmul_rn((double)prow[j], w), ww = __dmul_rn(w, w);
+        acc[0] = __dadd_rn(acc[0], w);
+        acc[1] = __dadd_rn(acc[1], __dmul_rn(pw, dx));
+        acc[2] = __dadd_rn(acc[2], __dmul_rn(pw, dy));
+        acc[3] = __dadd_rn(acc[3], __dmul_rn(ww, dx));
+        acc[4] = __dadd_rn(acc[4], __dmul_rn(ww, dy));
     }
     #pragma unroll
     for (int q = 0; q < 5; q++) {
-        double t = warp_sum((double)acc[q]);
+        double t = warp_sum(acc[q]);
         if (lane == 0) rows[5 * i + q] = (float)t;
     }
 }

@@ -43,6 +43,32 @@ fn compiled_ptx_is_accepted_by_a_cuda_13_0_driver() {
     }
 }
 
+/// Each module's fatbin (what the driver loads) holds the machine code for `SASS` (one ELF per
+/// real architecture) beside the PTX that other GPUs JIT-compile.
+#[test]
+fn every_module_embeds_a_fatbin_with_hopper_machine_code() {
+    use ddr_engine::device::cuda::registry::{MODULES, SASS};
+    for m in MODULES {
+        assert!(m.fatbin.len() > 16, "{}: empty fatbin", m.name);
+        assert_eq!(
+            u32::from_le_bytes(m.fatbin[..4].try_into().unwrap()),
+            0xBA55_ED50,
+            "{}: not a fatbin",
+            m.name
+        );
+        let elfs = m.fatbin.windows(4).filter(|w| *w == b"\x7fELF").count();
+        assert_eq!(
+            elfs,
+            usize::from(!SASS.is_empty()),
+            "{}: {elfs} machine-code images for SASS {SASS:?}",
+            m.name
+        );
+    }
+    if !MODULES.is_empty() && std::env::var_os("DDR_CUDA_SASS").is_none() {
+        assert_eq!(SASS, "sm_90", "the default machine code is Hopper's");
+    }
+}
+
 #[test]
 fn bad_device_name_is_a_usage_error() {
     let out = ddr(&["--device", "gpu", "info"]);

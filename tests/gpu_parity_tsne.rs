@@ -1,13 +1,14 @@
 //! Each t-SNE CUDA kernel against its CPU reference (`device::cpu::tsne`), on random inputs
 //! with ragged sizes (not multiples of a warp, a block or a tile), outputs poisoned with NaN
-//! before the launch so that an unwritten element fails. Skips without a GPU
-//! (DDR_REQUIRE_GPU=1 makes that a failure).
+//! before the launch so that an unwritten element fails. Runs on the emulated device, and on a GPU
+//! when there is one (DDR_REQUIRE_GPU=1 makes a missing GPU a failure).
 //!
 //! Tolerances: kernels whose arithmetic is written operation for operation like the reference
-//! (sqdist, joint_p, grad, update) must match bit for bit. Kernels that sum in another order
-//! (perplexity: 32 warp lanes instead of 4; rowsums: f32 lanes instead of f64; q_sum, kl_rows)
-//! must agree to 1e-5 relative to the scale of the quantity (f32 rounding of sums of a few
-//! thousand terms).
+//! (sqdist, joint_p, grad, update) must match bit for bit. rowsums sums in double like the CPU,
+//! in another order (32 warp lanes): its f32 results may differ by the last bit (2e-7 relative,
+//! or 1e-7 of the quantity's scale where the sum cancels). Kernels that sum in another order and
+//! precision (perplexity: 32 warp lanes instead of 4; q_sum, kl_rows) must agree to 1e-5
+//! relative to the scale of the quantity (f32 rounding of sums of a few thousand terms).
 
 mod common;
 
@@ -107,8 +108,8 @@ fn tsne_kernels_match_cpu_reference() {
                     &format!("tsne_rowsums_f32 n={n} q={q}"),
                     &pick(&got_rows),
                     &want,
-                    1e-5 * max_abs(&want),
-                    1e-5,
+                    1e-7 * max_abs(&want),
+                    2e-7,
                 );
             }
             let mut z = [0.0f32];

@@ -19,7 +19,7 @@
 // - wmma: every lane holds the whole 16 x 16 fragment (fragments are opaque in CUDA, so code that
 //   is correct there cannot tell); tf32 inputs are truncated to 10 mantissa bits by mma_sync as
 //   the hardware does, bf16 values are stored as bfloat16; products are accumulated in f32 in
-//   increasing k.
+//   increasing k, once per warp (lane 0), and every lane gets the result.
 #pragma once
 
 #include <cmath>
@@ -242,17 +242,25 @@ inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, flo
     __syncwarp();
 }
 
+// The warp's product, computed once by lane 0 (every lane holds the same operands) and handed to
+// every lane through per-warp scratch between two warp barriers: 32 times less arithmetic than
+// each lane computing it, which made the tensor-core tests the slowest of the suite.
+extern "C" float* ddr_emu_warp_scratch(int floats);
 template <int M, int N, int K, class T, class LA, class LB>
 inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, T, LA>& a,
                      const fragment<matrix_b, M, N, K, T, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
-    float out[M * N];
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = c.x[i * N + j];
-            for (int k = 0; k < K; k++) s += ddr_emu_operand(a.x[i * K + k], T()) * ddr_emu_operand(b.x[k * N + j], T());
-            out[i * N + j] = s;
-        }
+    float* out = ddr_emu_warp_scratch(M * N);
+    if (ddr_emu_lane() == 0)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float s = c.x[i * N + j];
+                for (int k = 0; k < K; k++)
+                    s += ddr_emu_operand(a.x[i * K + k], T()) * ddr_emu_operand(b.x[k * N + j], T());
+                out[i * N + j] = s;
+            }
+    __syncwarp();
     for (int t = 0; t < M * N; t++) d.x[t] = out[t];
+    __syncwarp();  // every lane has its copy before the scratch is used again
 }
 }  // namespace wmma
 }  // namespace nvcuda

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ constexpr size_t STACK_BYTES = 64 * 1024;
 #endif
 constexpr int MAX_THREADS = 1024;
 constexpr int WARP = 32;
+constexpr int WARP_SCRATCH_FLOATS = 16 * 16;  // one wmma accumulator tile
 
 enum class State : uint8_t { Ready, AtBlockBarrier, AtWarpBarrier, Done };
 
@@ -106,6 +108,7 @@ struct Fiber {
     Context ctx;
     State state;
     uint3 tid;
+    unsigned arrived;  // the generation of the barrier it waits at
 #ifdef DDR_EMU_TSAN
     void* tsan_fiber = nullptr;
 #endif
@@ -143,14 +146,35 @@ struct BlockRun {
     const void* sched_stack_bottom = nullptr;
     size_t sched_stack_size = 0;
 #endif
+    // Barrier generations, for the happens-before edges ThreadSanitizer is told about.
+    unsigned block_gen = 0;
+    unsigned warp_gen[MAX_THREADS / WARP];
 #ifdef DDR_EMU_TSAN
     void* sched_tsan = nullptr;
-    char barrier_sync;  // the address the barriers release and acquire
+    char block_sync[2];
+    char warp_sync[MAX_THREADS / WARP][2];
 #endif
 };
 
 thread_local Stacks tl_stacks;
 thread_local BlockRun* tl_run = nullptr;
+
+// Happens-before edges for ThreadSanitizer, which sees every fiber as a thread of its own and
+// switches between them without implying any order. A barrier orders the accesses before it in
+// every participating thread before the accesses after it, and nothing else: arrivals at
+// generation g release into one of two sync objects (by parity), leaving generation g acquires
+// it. Each block is ordered after the blocks that ran before it on this OS thread: their
+// __shared__ storage is the same memory (on a GPU, blocks of a launch run concurrently but have
+// shared memory of their own), so cross-block races are out of this check's reach. Without
+// ThreadSanitizer these are no-ops.
+thread_local char tl_block_order;
+#ifdef DDR_EMU_TSAN
+inline void hb_release(void* p) { __tsan_release(p); }
+inline void hb_acquire(void* p) { __tsan_acquire(p); }
+#else
+inline void hb_release(void*) {}
+inline void hb_acquire(void*) {}
+#endif
 
 Fiber& me() { return tl_run->fibers[tl_run->current]; }
 
@@ -161,7 +185,6 @@ void yield_to_scheduler() {
     BlockRun* r = tl_run;
     Fiber& f = r->fibers[r->current];
 #ifdef DDR_EMU_TSAN
-    __tsan_release(&r->barrier_sync);
     __tsan_switch_to_fiber(r->sched_tsan, __tsan_switch_to_fiber_no_sync);
 #endif
 #ifdef DDR_EMU_ASAN
@@ -172,9 +195,6 @@ void yield_to_scheduler() {
 #ifdef DDR_EMU_ASAN
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
-#ifdef DDR_EMU_TSAN
-    __tsan_acquire(&r->barrier_sync);
-#endif
     threadIdx = f.tid;
 }
 
@@ -183,10 +203,11 @@ void fiber_main() {
     __sanitizer_finish_switch_fiber(nullptr, &tl_run->sched_stack_bottom, &tl_run->sched_stack_size);
 #endif
     BlockRun* r = tl_run;
+    hb_acquire(&tl_block_order);
     r->entry(r->args);
     r->fibers[r->current].state = State::Done;
+    hb_release(&tl_block_order);
 #ifdef DDR_EMU_TSAN
-    __tsan_release(&r->barrier_sync);
     __tsan_switch_to_fiber(r->sched_tsan, __tsan_switch_to_fiber_no_sync);
 #endif
 #ifdef DDR_EMU_ASAN
@@ -220,6 +241,10 @@ bool run_block(BlockRun& r) {
         Fiber& f = r.fibers[t];
         f.state = State::Ready;
         f.tid = uint3{t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
+#ifdef DDR_EMU_ASAN
+        // A finished fiber never returned from its frames: clear their redzones before reuse.
+        __asan_unpoison_memory_region(tl_stacks.stack(t), STACK_BYTES);
+#endif
         make_context(f.ctx, tl_stacks.stack(t), STACK_BYTES, fiber_main);
 #ifdef DDR_EMU_TSAN
         if (!f.tsan_fiber) f.tsan_fiber = __tsan_create_fiber(0);
@@ -240,6 +265,7 @@ bool run_block(BlockRun& r) {
             if (waiting && all) {
                 for (int t = w * WARP; t < r.count && t < (w + 1) * WARP; t++)
                     if (r.fibers[t].state == State::AtWarpBarrier) r.fibers[t].state = State::Ready;
+                r.warp_gen[w]++;
                 released = true;
             }
         }
@@ -255,6 +281,7 @@ bool run_block(BlockRun& r) {
         if (at_block == live) {
             for (int t = 0; t < r.count; t++)
                 if (r.fibers[t].state == State::AtBlockBarrier) r.fibers[t].state = State::Ready;
+            r.block_gen++;
             continue;
         }
         char msg[256];
@@ -275,16 +302,44 @@ void set_error(char* err, size_t len, const std::string& msg) {
 }  // namespace
 
 extern "C" void ddr_emu_syncthreads() {
-    me().state = State::AtBlockBarrier;
+    BlockRun& r = *tl_run;
+    Fiber& f = me();
+    f.arrived = r.block_gen;
+    f.state = State::AtBlockBarrier;
+#ifdef DDR_EMU_TSAN
+    hb_release(&r.block_sync[f.arrived % 2]);
     yield_to_scheduler();
+    hb_acquire(&r.block_sync[f.arrived % 2]);
+#else
+    yield_to_scheduler();
+#endif
 }
 
 extern "C" void ddr_emu_syncwarp() {
-    me().state = State::AtWarpBarrier;
+    BlockRun& r = *tl_run;
+    Fiber& f = me();
+    const int w = r.current / WARP;
+    f.arrived = r.warp_gen[w];
+    f.state = State::AtWarpBarrier;
+#ifdef DDR_EMU_TSAN
+    hb_release(&r.warp_sync[w][f.arrived % 2]);
     yield_to_scheduler();
+    hb_acquire(&r.warp_sync[w][f.arrived % 2]);
+#else
+    yield_to_scheduler();
+#endif
 }
 
 extern "C" int ddr_emu_lane() { return lane_of(tl_run->current); }
+
+extern "C" float* ddr_emu_warp_scratch(int floats) {
+    static thread_local float scratch[MAX_THREADS / WARP][WARP_SCRATCH_FLOATS];
+    if (floats > WARP_SCRATCH_FLOATS) {
+        std::fprintf(stderr, "ddr_emu_warp_scratch: %d floats asked, %d available\n", floats, WARP_SCRATCH_FLOATS);
+        std::abort();
+    }
+    return scratch[tl_run->current / WARP];
+}
 
 extern "C" uint64_t ddr_emu_shfl(uint64_t v, int src, int own_if_outside) {
     BlockRun& r = *tl_run;
@@ -366,6 +421,8 @@ extern "C" int ddr_emu_launch(const ddr_emu_kernel* k, const unsigned* grid, con
         for (unsigned y = 0; ok && y < grid[1]; y++)
             for (unsigned x = 0; ok && x < grid[0]; x++) {
                 blockIdx = uint3{x, y, z};
+                run.block_gen = 0;
+                std::memset(run.warp_gen, 0, sizeof run.warp_gen);
                 ok = run_block(run) && run.error.empty();
             }
     tl_run = nullptr;

@@ -48,8 +48,9 @@ pub fn run(global: &GlobalArgs, args: &InfoArgs) -> Result<()> {
         let j = serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "cpu": {"threads": cpu::threads(), "cores": cores, "features": cpu_features()},
-            "cuda": {"arch": cuda::registry::ARCH, "nvcc": cuda::registry::NVCC_VERSION, "modules": kernels,
-                     "driver_version": driver, "gpus": gpu_list, "no_gpu_reason": why},
+            "cuda": {"arch": cuda::registry::ARCH, "sass": cuda::registry::SASS, "nvcc": cuda::registry::NVCC_VERSION, "modules": kernels,
+                     "driver_version": driver, "gpus": gpu_list, "no_gpu_reason": why,
+                     "emulated_device": cuda::CudaDevice::emulator_available()},
             "device": {"requested": global.device.to_string(), "selected": device.to_string()},
         });
         println!("{}", serde_json::to_string_pretty(&j)?);
@@ -66,8 +67,12 @@ pub fn run(global: &GlobalArgs, args: &InfoArgs) -> Result<()> {
         println!("CUDA kernels: none compiled into this build (nvcc was not found at build time)");
     } else {
         let n: usize = modules.iter().map(|m| m.entries.len()).sum();
+        let sass = match cuda::registry::SASS {
+            "" => String::new(),
+            s => format!(" and {s} machine code"),
+        };
         println!(
-            "CUDA kernels: {n} in {} modules, PTX for {} by {}",
+            "CUDA kernels: {n} in {} modules, PTX for {}{sass} by {}",
             modules.len(),
             cuda::registry::ARCH,
             cuda::registry::NVCC_VERSION.trim()
@@ -93,6 +98,11 @@ pub fn run(global: &GlobalArgs, args: &InfoArgs) -> Result<()> {
         }
         Ok(_) => println!("CUDA devices: none (the driver sees no GPU)"),
         Err(why) => println!("CUDA devices: none ({why})"),
+    }
+    if cuda::CudaDevice::emulator_available() {
+        println!("Emulated CUDA device: built in (--device cuda-emu; for testing the kernels, slow)");
+    } else {
+        println!("Emulated CUDA device: not in this build (no C++ compiler when it was built)");
     }
     let how = if global.device == DeviceSpec::Auto { " (auto)" } else { "" };
     println!("Selected device{how}: {device}");

@@ -35,6 +35,10 @@ pub struct Cli {
 #[derive(Args, Clone)]
 pub struct GlobalArgs {
     /// Where to compute: auto (a usable CUDA GPU, else the CPU), cpu, cuda or cuda:N.
+    ///
+    /// cuda-emu is the emulated CUDA device: the CUDA kernels compiled for the host and run on
+    /// the CPU thread by thread, behind the same launchers as on a GPU. It exists to test the
+    /// kernels without a GPU; it is far slower than the CPU backend and auto never picks it.
     #[arg(long, global = true, default_value = "auto", value_name = "DEVICE")]
     pub device: DeviceSpec,
     /// CPU worker threads; 0 = one per core. Results are identical for a given thread count.

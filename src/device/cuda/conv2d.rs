@@ -97,7 +97,8 @@ pub fn conv2d_bwd_input_f32(
 /// The weight gradient is a GEMM with M = c_out, N = c_in*k*k, K = n*ho*wo; K is cut into slices
 /// by a plan that depends on the shape only ([`split_k`]), each slice written to its own part of
 /// a pooled buffer, and the slices summed in order into `dw`: deterministic, no atomics. The bias
-/// gradient is one block per channel, summed in double.
+/// gradient is summed in double the same way: slices of each channel ([`bias_slices`]), each a
+/// block, then the slices in order.
 pub fn conv2d_bwd_weight_f32(
     dev: &CudaDevice,
     g: &Conv2dGeom,
@@ -124,11 +125,43 @@ pub fn conv2d_bwd_weight_f32(
     if let Some(db) = db {
         ensure_len("conv2d bias gradient", db.len(), g.c_out)?;
         let plane = to_i32("conv2d", g.ho() * g.wo())?;
-        let cfg =
-            LaunchConfig { grid_dim: (g.c_out as u32, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 };
-        launch!(dev, "conv2d_bwd_bias_f32", cfg, dy.arg(), db.arg(), &a.n, &a.c_out, &plane)?;
+        let (slices, chunk) = bias_slices(g.c_out, g.n * g.ho() * g.wo());
+        // Doubles live in the f32 pool as pairs of floats; pool buffers are 256-byte aligned.
+        let mut part = dev.alloc(2 * g.c_out * slices)?;
+        let cfg = LaunchConfig {
+            grid_dim: (g.c_out as u32, slices as u32, 1),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let (slices, chunk) = (slices as i32, to_i32("conv2d bias gradient", chunk)?);
+        let part_out = part.dev_view_mut();
+        launch!(dev, "conv2d_bwd_bias_f32", cfg, dy.arg(), part_out.arg(), &a.n, &a.c_out, &plane, &chunk)?;
+        let part_in = part.dev_view();
+        launch!(
+            dev,
+            "conv2d_bwd_bias_sum_f32",
+            dev.grid_1d(g.c_out),
+            part_in.arg(),
+            &slices,
+            &a.c_out,
+            db.arg()
+        )?;
     }
     Ok(())
+}
+
+/// Blocks a bias gradient aims for (a few waves on a 132-SM H100), and the most slices per
+/// channel.
+const BIAS_TARGET_BLOCKS: usize = 512;
+const BIAS_MAX_SLICES: usize = 64;
+
+/// How each channel's `len` values (batch x pixels) are cut for the bias gradient: `slices`
+/// slices of `chunk` values (a multiple of the 256 threads), the last one shorter. A function of
+/// the shape only, so the same problem is always summed in the same order.
+fn bias_slices(c_out: usize, len: usize) -> (usize, usize) {
+    let wanted = BIAS_TARGET_BLOCKS.div_ceil(c_out.max(1)).min(len.div_ceil(4096)).clamp(1, BIAS_MAX_SLICES);
+    let chunk = len.div_ceil(wanted).div_ceil(256).max(1) * 256;
+    (len.div_ceil(chunk).max(1), chunk)
 }
 
 #[cfg(test)]
@@ -137,6 +170,21 @@ mod tests {
 
     fn geom(n: usize, c: usize, hw: usize, c_out: usize, k: usize) -> Conv2dGeom {
         Conv2dGeom { n, c_in: c, h: hw, w: hw, c_out, kh: k, kw: k, stride: 1, pad: k / 2 }
+    }
+
+    #[test]
+    fn bias_gradients_are_cut_into_slices_that_cover_each_channel() {
+        for (c, len) in [(3, 16 * 128 * 128), (64, 16 * 32 * 32), (256, 1), (1, 4095), (3, 4097), (64, 675)] {
+            let (slices, chunk) = bias_slices(c, len);
+            assert!(chunk.is_multiple_of(256) && (1..=BIAS_MAX_SLICES).contains(&slices), "{c} {len}");
+            assert!(
+                slices * chunk >= len && (slices - 1) * chunk < len.max(1),
+                "{c} {len}: {slices} x {chunk}"
+            );
+        }
+        // The last conv of a network (3 channels, batch 16 at 128 x 128) fills many blocks.
+        assert_eq!(bias_slices(3, 16 * 128 * 128).0, 64);
+        assert_eq!(bias_slices(64, 300).0, 1);
     }
 
     #[test]

@@ -253,6 +253,11 @@ impl CudaDevice {
         }))
     }
 
+    /// Whether this build has the emulated device.
+    pub fn emulator_available() -> bool {
+        emulator::AVAILABLE
+    }
+
     pub fn ordinal(&self) -> usize {
         self.ordinal
     }
@@ -314,9 +319,11 @@ impl CudaDevice {
             match modules.get(module_def.name) {
                 Some(m) => m.clone(),
                 None => {
-                    let ptx = cudarc::nvrtc::Ptx::from_src(module_def.ptx);
+                    // The fatbin: the driver picks the machine code built for this GPU, or
+                    // JIT-compiles the PTX in it for any other.
+                    let image = cudarc::nvrtc::Ptx::from_binary(module_def.fatbin.to_vec());
                     let m = ctx
-                        .load_module(ptx)
+                        .load_module(image)
                         .map_err(|e| anyhow!("loading PTX module {} failed: {e}", module_def.name))?;
                     modules.insert(module_def.name, m.clone());
                     m

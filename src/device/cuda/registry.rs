@@ -1,9 +1,12 @@
-//! The PTX modules build.rs compiled from `kernels/*.cu`, embedded in the binary.
+//! The modules build.rs compiled from `kernels/*.cu`, embedded in the binary: PTX text, and a
+//! fatbin of that PTX plus machine code for `SASS` (sm_90 by default) that the driver loads.
 
 /// One `kernels/<name>.cu` file, compiled.
 pub struct KernelModule {
     pub name: &'static str,
     pub ptx: &'static str,
+    /// The PTX and the `SASS` machine code, as cuModuleLoadData takes them.
+    pub fatbin: &'static [u8],
     /// The `extern "C" __global__` entry points in it.
     pub entries: &'static [&'static str],
 }
