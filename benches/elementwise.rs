@@ -1,9 +1,11 @@
 //! Elementwise ops: CPU always; CUDA when a GPU is usable (the group says it was skipped
 //! otherwise). Reports bytes moved per second.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ddr_engine::device::cpu::elementwise as cpu;
-use ddr_engine::device::cuda::{elementwise as cuda, CudaDevice};
+use ddr_engine::device::cuda::elementwise as cuda;
 use ddr_engine::Rng;
 use std::hint::black_box;
 
@@ -35,12 +37,8 @@ fn cpu_group(c: &mut Criterion) {
 }
 
 fn cuda_group(c: &mut Criterion) {
-    let dev = match CudaDevice::open(0) {
-        Ok(d) => d,
-        Err(why) => {
-            eprintln!("elementwise_cuda: skipped, no GPU ({why})");
-            return;
-        }
+    let Some(dev) = common::gpu_or_skip("elementwise_cuda") else {
+        return;
     };
     let (x, dy) = inputs();
     let (gx, gdy) = (dev.upload(&x).unwrap(), dev.upload(&dy).unwrap());

@@ -14,6 +14,8 @@
 //!
 //! Timing: stream synchronisation around a batch of launches, measured with `Instant`.
 
+mod common;
+
 use ddr_engine::device::cuda::{self as cuda, ConvMath, CudaBuf, CudaDevice};
 use ddr_engine::device::{AdamStep, Conv2dGeom};
 use ddr_engine::nn::models::Arch;
@@ -347,12 +349,8 @@ fn bench_msrresnet(dev: &Arc<CudaDevice>, rng: &mut Rng, reps: usize, peaks: &Pe
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let dev = match CudaDevice::open(0) {
-        Ok(d) => d,
-        Err(why) => {
-            println!("gpu bench: skipped, no GPU ({why})");
-            return;
-        }
+    let Some(dev) = common::gpu_or_skip("gpu bench") else {
+        return;
     };
     // Test mode: each case once, with a smaller peak GEMM, just to prove every launch works.
     let (reps, big) = if full { (20, 8192) } else { (1, 2048) };

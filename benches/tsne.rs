@@ -2,8 +2,9 @@
 //! otherwise). Small sizes (N = 300, 1000) so that `cargo bench` stays short; the comparison
 //! with scikit-learn and openTSNE at larger N is `benches/peers/tsne.sh`.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
-use ddr_engine::device::cuda::CudaDevice;
 use ddr_engine::reduce::tsne::cpu::PairKernel;
 use ddr_engine::reduce::{joint_probabilities, pca, tsne, TsneConfig};
 use ddr_engine::{Device, Rng};
@@ -47,12 +48,8 @@ fn cpu_group(c: &mut Criterion) {
 }
 
 fn cuda_group(c: &mut Criterion) {
-    let dev = match CudaDevice::open(0) {
-        Ok(d) => Device::Cuda(d),
-        Err(why) => {
-            eprintln!("tsne_cuda: skipped, no GPU ({why})");
-            return;
-        }
+    let Some(dev) = common::gpu_or_skip("tsne_cuda").map(Device::Cuda) else {
+        return;
     };
     let mut g = c.benchmark_group("tsne_cuda");
     g.sample_size(10);

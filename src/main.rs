@@ -2,7 +2,19 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     install_panic_hook();
+    die_quietly_on_a_closed_pipe();
     ddr_engine::cli::run()
+}
+
+/// Rust ignores SIGPIPE, so `ddr-engine info | head -3` used to panic in println! once `head`
+/// exited. Restoring the default action ends the process quietly instead, as other command-line
+/// tools do. Output files are written atomically, so a killed run leaves no half-written file.
+fn die_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: sets a signal disposition before any other thread exists; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// cudarc reports a missing driver symbol by panicking; `device::cuda::guard` catches those, and

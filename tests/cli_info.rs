@@ -75,3 +75,20 @@ fn bad_device_name_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a device"));
 }
+
+/// `ddr-engine info | head -1`: once the reader is gone the binary ends quietly (SIGPIPE), it
+/// does not report an internal error.
+#[test]
+fn a_closed_output_pipe_ends_the_run_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddr-engine"))
+        .arg("info")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("internal error") && !err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+}
