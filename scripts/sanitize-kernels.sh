@@ -18,7 +18,8 @@ tests=(gpu_parity_elementwise gpu_parity_pixel_shuffle gpu_parity_pool2d gpu_par
 for san in "${sanitizers[@]}"; do
     case $san in
     address) lib=$(g++ -print-file-name=libasan.so) opts="ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1" ;;
-    thread) lib=$(g++ -print-file-name=libtsan.so) opts="TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:report_signal_unsafe=0" ;;
+    thread) lib=$(g++ -print-file-name=libtsan.so)
+        opts="TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:report_signal_unsafe=0:suppressions=$PWD/kernels/emu/tsan.supp" ;;
     *) echo "unknown sanitizer '$san': use address or thread" >&2; exit 2 ;;
     esac
     echo "== $san: building"
