@@ -115,7 +115,7 @@ mod emulator {
         let gen = out_dir.join("emu");
         std::fs::create_dir_all(&gen).map_err(|e| format!("{}: {e}", gen.display()))?;
         let mut entries = BTreeMap::new();
-        let mut files = vec![emu.join("runtime.cpp")];
+        let mut files = Vec::new();
         for src in sources {
             let name = src.file_stem().unwrap().to_string_lossy().to_string();
             let names = scan_entries(&base(), &emu, src)?;
@@ -129,21 +129,31 @@ mod emulator {
         files.push(tables);
         println!("cargo:rerun-if-env-changed=CXX");
         let mut b = base();
+        // Under a sanitizer the kernels are instrumented and the scheduler is not: its own
+        // bookkeeping (thread indices it sets between fiber switches) is not what the check is
+        // about, and it tells the sanitizer about fibers and barriers through its API instead.
         // The sanitizer's runtime library is linked after the kernels that call it;
         // scripts/sanitize-kernels.sh preloads it so that it initialises first.
+        let mut scheduler = base();
         let runtime = match std::env::var("DDR_EMU_SANITIZE").as_deref() {
             Ok("address") => {
                 b.flag("-fsanitize=address").flag("-fno-omit-frame-pointer");
+                scheduler.define("DDR_EMU_ASAN", "1");
                 Some("asan")
             }
             Ok("thread") => {
                 b.flag("-fsanitize=thread");
+                scheduler.define("DDR_EMU_TSAN", "1");
                 Some("tsan")
             }
             Ok("") | Err(_) => None,
             Ok(other) => return Err(format!("DDR_EMU_SANITIZE={other}: use address or thread")),
         };
-        b.files(&files);
+        scheduler.file(emu.join("runtime.cpp"));
+        let scheduler = scheduler
+            .try_compile_intermediates()
+            .map_err(|e| format!("compiling the emulator's runtime failed: {e}"))?;
+        b.files(&files).objects(&scheduler);
         b.try_compile("ddr_cuda_emu").map_err(|e| format!("compiling the emulated kernels failed: {e}"))?;
         if let Some(lib) = runtime {
             println!("cargo:rustc-link-lib=dylib={lib}");

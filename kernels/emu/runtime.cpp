@@ -22,13 +22,13 @@
 
 #include "cuda_emu.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+// DDR_EMU_ASAN / DDR_EMU_TSAN: build.rs sets one when the kernels are built with that sanitizer.
+// This file itself is not instrumented; it only tells the sanitizer about fibers and barriers.
+#ifdef DDR_EMU_ASAN
 #include <sanitizer/asan_interface.h>
-#define DDR_EMU_ASAN 1
 #endif
-#if defined(__SANITIZE_THREAD__)
+#ifdef DDR_EMU_TSAN
 #include <sanitizer/tsan_interface.h>
-#define DDR_EMU_TSAN 1
 #endif
 
 thread_local uint3 threadIdx;
@@ -163,11 +163,14 @@ thread_local BlockRun* tl_run = nullptr;
 // switches between them without implying any order. A barrier orders the accesses before it in
 // every participating thread before the accesses after it, and nothing else: arrivals at
 // generation g release into one of two sync objects (by parity), leaving generation g acquires
-// it. Each block is ordered after the blocks that ran before it on this OS thread: their
-// __shared__ storage is the same memory (on a GPU, blocks of a launch run concurrently but have
-// shared memory of their own), so cross-block races are out of this check's reach. Without
+// it. Each block is ordered after the blocks that ran before it on this OS thread (their
+// __shared__ storage is the same memory; on a GPU, blocks of a launch run concurrently but have
+// shared memory of their own, so cross-block races are out of this check's reach), and the
+// threads of one block are not ordered with each other: block k's threads release into one of
+// two objects by k's parity at their end and acquire the other at their start. Without
 // ThreadSanitizer these are no-ops.
-thread_local char tl_block_order;
+thread_local unsigned tl_block_serial = 0;
+thread_local char tl_block_order[2];
 #ifdef DDR_EMU_TSAN
 inline void hb_release(void* p) { __tsan_release(p); }
 inline void hb_acquire(void* p) { __tsan_acquire(p); }
@@ -195,7 +198,6 @@ void yield_to_scheduler() {
 #ifdef DDR_EMU_ASAN
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
-    threadIdx = f.tid;
 }
 
 void fiber_main() {
@@ -203,10 +205,10 @@ void fiber_main() {
     __sanitizer_finish_switch_fiber(nullptr, &tl_run->sched_stack_bottom, &tl_run->sched_stack_size);
 #endif
     BlockRun* r = tl_run;
-    hb_acquire(&tl_block_order);
+    hb_acquire(&tl_block_order[(tl_block_serial + 1) % 2]);
     r->entry(r->args);
     r->fibers[r->current].state = State::Done;
-    hb_release(&tl_block_order);
+    hb_release(&tl_block_order[tl_block_serial % 2]);
 #ifdef DDR_EMU_TSAN
     __tsan_switch_to_fiber(r->sched_tsan, __tsan_switch_to_fiber_no_sync);
 #endif
@@ -421,6 +423,7 @@ extern "C" int ddr_emu_launch(const ddr_emu_kernel* k, const unsigned* grid, con
         for (unsigned y = 0; ok && y < grid[1]; y++)
             for (unsigned x = 0; ok && x < grid[0]; x++) {
                 blockIdx = uint3{x, y, z};
+                tl_block_serial++;
                 run.block_gen = 0;
                 std::memset(run.warp_gen, 0, sizeof run.warp_gen);
                 ok = run_block(run) && run.error.empty();
