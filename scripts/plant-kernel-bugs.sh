@@ -3,7 +3,8 @@
 # that CI runs on the emulated CUDA device, and expects them to FAIL; then restores the file. A
 # plant the tests do not catch is reported and the script exits 1.
 #
-#   scripts/plant-kernel-bugs.sh            (about 2 minutes per plant on 2 cores)
+#   scripts/plant-kernel-bugs.sh [N ...]    (every plant, or plants N...; about 2 minutes each
+#                                            on 2 cores)
 #
 # Builds in target/plant so that the normal build is left alone. Needs a clean kernels/ (the
 # file is restored with git checkout).
@@ -21,11 +22,14 @@ plants=(
     "kernels/pixel_shuffle.cu|i \\* r \\+ j\\) \\* h|j * r + i) * h|wrong index: pixel shuffle's sub-pixel offsets swapped|gpu_parity_pixel_shuffle"
     "kernels/upsample.cu|__fsub_rn\\(src, \\(float\\)i0\\)|__fsub_rn(src, (float)i0 + 0.5f)|wrong arithmetic: bilinear weight off by half a pixel|gpu_parity_upsample"
     "kernels/tsne.cu|for \\(int off = 16; off > 0; off >>= 1\\)|for (int off = 8; off > 0; off >>= 1)|wrong warp reduction: half the lanes dropped|gpu_parity_tsne"
-    "kernels/gemm_core.cuh|load_matrix_sync\\(fa, &As\\[ks\\]\\[wm \\* 16\\], LDA\\)|load_matrix_sync(fa, \\&As[ks][wm * 16 + 1], LDA)|wrong index: tensor-core A fragment shifted by one row|gpu_parity_linear"
+    "kernels/gemm_core.cuh|load_matrix_sync\\(fa, &As\\[ks\\]\\[wm \\* 16\\], LDA\\)|load_matrix_sync(fa, &As[ks][wm * 16 + 1], LDA)|wrong index: tensor-core A fragment shifted by one row|gpu_parity_linear"
 )
 
 missed=0
-for p in "${plants[@]}"; do
+picked=("$@")
+[ ${#picked[@]} -gt 0 ] || picked=($(seq 1 ${#plants[@]}))
+for i in "${picked[@]}"; do
+    p=${plants[$((i - 1))]}
     IFS='|' read -r file pattern replacement what tests <<<"$p"
     python3 - "$file" "$pattern" "$replacement" <<'PY'
 import re, sys
@@ -42,7 +46,7 @@ PY
         echo "MISSED  $what ($file): $tests passed"
         missed=$((missed + 1))
     else
-        failed=$(grep -E '^test .* FAILED$' /tmp/plant.log | sed 's/^test \(.*\) \.\.\. FAILED$/\1/' | tr '\n' ' ')
+        failed=$(grep -E '^test .* FAILED$' /tmp/plant.log | sed 's/^test \(.*\) \.\.\. FAILED$/\1/' | tr '\n' ' ' || true)
         echo "caught  $what ($file): ${failed:-build or run failure}"
     fi
     git checkout -- "$file"

@@ -12,7 +12,8 @@
 //
 // What maps to what:
 // - threadIdx, blockIdx, blockDim, gridDim: thread_local variables the scheduler sets;
-// - __shared__: `static thread_local`, one copy per OS thread, so per running block;
+// - __shared__: `static thread_local`, one copy per OS thread, so per running block (plain
+//   `static` under ThreadSanitizer, whose runs launch from one thread);
 // - arithmetic intrinsics (__fadd_rn, ...): plain IEEE operations (the build disables FMA
 //   contraction, so they round as written); fmaf is a true fused multiply-add;
 // - __shfl_sync / __shfl_down_sync: a per-warp exchange between two warp barriers;
@@ -40,7 +41,15 @@
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer treats a thread's TLS specially, and with fibers on a thread other than the
+// main one it reported races in thread-local shared memory that a plain build of the same
+// kernels does not show; sanitizer runs launch from one thread (--test-threads=1), so plain
+// statics serve.
+#define __shared__ static
+#else
 #define __shared__ static thread_local
+#endif
 
 struct uint3 {
     unsigned int x, y, z;

@@ -418,6 +418,9 @@ extern "C" int ddr_emu_launch(const ddr_emu_kernel* k, const unsigned* grid, con
 #endif
     gridDim = dim3{grid[0], grid[1], grid[2]};
     blockDim = dim3{block[0], block[1], block[2]};
+    // The launching thread's writes (buffers uploaded, arguments) happen before every block.
+    hb_release(&tl_block_order[0]);
+    hb_release(&tl_block_order[1]);
     bool ok = true;
     for (unsigned z = 0; ok && z < grid[2]; z++)
         for (unsigned y = 0; ok && y < grid[1]; y++)
@@ -429,6 +432,9 @@ extern "C" int ddr_emu_launch(const ddr_emu_kernel* k, const unsigned* grid, con
                 ok = run_block(run) && run.error.empty();
             }
     tl_run = nullptr;
+    // And every block happens before what the launching thread does next (reads, frees).
+    hb_acquire(&tl_block_order[0]);
+    hb_acquire(&tl_block_order[1]);
     if (!ok) {
         set_error(err, errlen, name + ": " + run.error);
         return -1;
