@@ -109,9 +109,16 @@ pub fn run(global: &GlobalArgs, a: &ProbeArgs) -> Result<()> {
     };
     let (res, _) = probe_network(net.as_mut(), &mut p, &photos, &st, &to)?;
     for l in &res.layers {
+        let g = &l.main;
         eprintln!(
-            "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE)  {:>9.2} (PCA-{})",
-            l.layer, l.main.tsne_chi.mean, l.main.tsne_chi.std, l.main.pca.chi, l.main.pca_dims
+            "{:>6}: CHI {:>9.2} ± {:<7.2} (t-SNE; null p99 {:.2})  {:>9.2} (PCA-{}; null p99 {:.2})",
+            l.layer,
+            g.tsne_chi.mean,
+            g.tsne_chi.std,
+            g.tsne_chi_null.p99,
+            g.pca.chi,
+            g.pca_dims,
+            g.pca_chi_null.p99
         );
     }
     eprintln!("report: {}", Path::new(&a.out).join("report.md").display());

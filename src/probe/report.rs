@@ -4,6 +4,8 @@
 use super::features::FeatureMatrix;
 use super::run::{pca_label, GroupScores, ProbeResult, ProbeSettings};
 use crate::io::npy;
+use crate::metrics::neighbours::KNN_K;
+use crate::metrics::permutation::{Null, NULL_PERMUTATIONS};
 use crate::Result;
 use anyhow::Context;
 use image::{Rgb, RgbImage};
@@ -22,6 +24,27 @@ pub struct Subject {
 
 fn fmt_chi(g: &GroupScores) -> String {
     format!("{:.2} ± {:.2}", g.tsne_chi.mean, g.tsne_chi.std)
+}
+
+/// k-NN accuracy with its null's mean (chance) and 99th percentile, in italics unless above it.
+pub fn knn_cell(acc: f64, null: &Null) -> String {
+    let text = format!("{acc:.2} ({:.2}/{:.2})", null.mean, null.p99);
+    if null.exceeded_by(acc) {
+        text
+    } else {
+        format!("*{text}*")
+    }
+}
+
+/// What the null columns mean, for the reports that show them.
+pub fn nulls_explained() -> String {
+    format!(
+        "Each CHI comes with the 99th percentile of its label-permutation null (\"null p99\"): the same features or map scored with the set labels \
+         shuffled {NULL_PERMUTATIONS} times among the versions of each crop (the sets hold the same crops, so only that shuffle keeps the content fixed; \
+         t-SNE: {NULL_PERMUTATIONS} shuffles per run, pooled). A CHI above it is visible: labels unrelated to the features reach it less than once in 100. \
+         k-NN: leave-one-out accuracy of the set label from the {KNN_K} nearest neighbours, with its null's mean (chance) and 99th percentile in brackets \
+         (italics: not above it); it sees clusters that share a centroid, such as a core and a ring, which CHI cannot."
+    )
 }
 
 /// The Markdown report.
@@ -51,22 +74,27 @@ pub fn markdown(subject: &Subject, st: &ProbeSettings, res: &ProbeResult, second
         st.seed,
         st.seed + st.runs as u64 - 1
     );
+    let _ = writeln!(s, "{}\n", nulls_explained());
     let _ = writeln!(s, "## Sets {} by layer (the paper's Tables 1 and 2)\n", st.set_names.join(" / "));
+    let label = pca_label(res.layers.iter().map(|l| &l.main));
     let _ = writeln!(
         s,
-        "| layer | feature dim | CHI (t-SNE, mean ± std) | CHI ({}) | WD (t-SNE) | BD (t-SNE) | KL |",
-        pca_label(res.layers.iter().map(|l| &l.main))
+        "| layer | feature dim | CHI (t-SNE, mean ± std) | null p99 | CHI ({label}) | null p99 | k-NN (t-SNE) | k-NN ({label}) | WD (t-SNE) | BD (t-SNE) | KL |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for l in &res.layers {
         let g = &l.main;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.3} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} | {:.1} | {:.3} |",
             l.layer,
             g.feature_dim,
             fmt_chi(g),
+            g.tsne_chi_null.p99,
             g.pca.chi,
+            g.pca_chi_null.p99,
+            knn_cell(g.tsne_knn.mean, &g.tsne_knn_null),
+            knn_cell(g.pca_knn, &g.pca_knn_null),
             g.tsne_wd.mean,
             g.tsne_bd.mean,
             g.tsne_kl.mean
@@ -75,17 +103,24 @@ pub fn markdown(subject: &Subject, st: &ProbeSettings, res: &ProbeResult, second
     if !st.intra_groups.is_empty() {
         let _ = writeln!(s, "\n## Intra-degradation groups (the paper's Table 3)\n");
         let label = pca_label(res.layers.iter().flat_map(|l| &l.intra));
-        let _ = writeln!(s, "| layer | sets | CHI (t-SNE, mean ± std) | CHI ({label}) |");
-        let _ = writeln!(s, "|---|---|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| layer | sets | CHI (t-SNE, mean ± std) | null p99 | CHI ({label}) | null p99 | k-NN (t-SNE) | k-NN ({label}) |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
         for l in &res.layers {
             for g in &l.intra {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {:.2} |",
+                    "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
                     l.layer,
                     g.sets.join(", "),
                     fmt_chi(g),
-                    g.pca.chi
+                    g.tsne_chi_null.p99,
+                    g.pca.chi,
+                    g.pca_chi_null.p99,
+                    knn_cell(g.tsne_knn.mean, &g.tsne_knn_null),
+                    knn_cell(g.pca_knn, &g.pca_knn_null)
                 );
             }
         }

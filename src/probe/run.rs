@@ -5,6 +5,8 @@
 use super::features::{extract, FeatureMatrix};
 use super::testsets::{build, intra_sets, SetSpec, TestSets};
 use crate::device::Device;
+use crate::metrics::neighbours::{knn_accuracy, nearest_neighbours, KNN_K};
+use crate::metrics::permutation::{permutation_null, Null, NULL_PERMUTATIONS};
 use crate::metrics::{cluster_scores, ClusterScores};
 use crate::nn::models::SrNet;
 use crate::nn::Params;
@@ -13,6 +15,7 @@ use crate::Result;
 use anyhow::ensure;
 use image::RgbImage;
 use serde::Serialize;
+use std::time::Instant;
 
 /// What to probe and how.
 #[derive(Clone, Debug, Serialize)]
@@ -90,6 +93,21 @@ pub struct GroupScores {
     pub tsne_wd: MeanStd,
     pub tsne_bd: MeanStd,
     pub tsne_kl: MeanStd,
+    /// Label-permutation nulls of CHI (within-crop shuffles; see `metrics::permutation`): on the
+    /// PCA features, and pooled over the t-SNE runs' maps.
+    pub pca_chi_null: Null,
+    pub tsne_chi_null: Null,
+    /// Leave-one-out k-NN accuracy of the labels, with its null (same shuffles).
+    pub pca_knn: f64,
+    pub pca_knn_null: Null,
+    pub tsne_knn: MeanStd,
+    pub tsne_knn_null: Null,
+    /// What the nulls and k-NN scores cost next to the t-SNE runs, in seconds (not in
+    /// report.json, which a rerun with the same seed reproduces).
+    #[serde(skip)]
+    pub null_seconds: f64,
+    #[serde(skip)]
+    pub tsne_seconds: f64,
     pub runs: Vec<ClusterScores>,
     /// Per run, the N x 2 embedding (row-major); written as .npy.
     #[serde(skip)]
@@ -114,7 +132,43 @@ pub struct ProbeResult {
     pub features: Vec<FeatureMatrix>,
 }
 
+/// A map's k-NN accuracy and the permutation nulls of its CHI and k-NN accuracy.
+pub struct MapNulls {
+    pub chi_null: Vec<f64>,
+    pub knn: f64,
+    pub knn_null: Vec<f64>,
+}
+
+/// Scores `n` points of `d` dims (`x`) against [`NULL_PERMUTATIONS`] shuffles of `labels`
+/// within `blocks`, drawn from `seed`.
+pub fn map_nulls<T: Copy + Into<f64> + Sync>(
+    x: &[T],
+    n: usize,
+    d: usize,
+    labels: &[i64],
+    blocks: &[usize],
+    seed: u64,
+) -> Result<MapNulls> {
+    let k = KNN_K.min(n - 1);
+    let neighbours = nearest_neighbours(x, n, d, k)?;
+    let chi = |l: &[i64]| Ok(cluster_scores(x, n, d, l)?.chi);
+    Ok(MapNulls {
+        chi_null: permutation_null(labels, blocks, NULL_PERMUTATIONS, seed, chi)?,
+        knn: knn_accuracy(&neighbours, k, labels),
+        knn_null: permutation_null(labels, blocks, NULL_PERMUTATIONS, seed, |l| {
+            Ok(knn_accuracy(&neighbours, k, l))
+        })?,
+    })
+}
+
+/// The seed of the null of t-SNE run `run` (`None`: the PCA features) of a probe seeded `seed`.
+pub fn null_seed(seed: u64, run: Option<usize>) -> u64 {
+    const NULL_KEY: u64 = 0x6e75_6c6c;
+    crate::Rng::derive(seed, &[NULL_KEY, run.map_or(0, |r| r as u64 + 1)]).next_u64()
+}
+
 /// Rows of `m` for the sets named in `group` (in the group's order), with labels = set index.
+/// Row r of the result is crop `r % count` of its set: the block it is shuffled in by the nulls.
 fn select(m: &FeatureMatrix, all: &[String], group: &[String], count: usize) -> Result<(Vec<f32>, Vec<i64>)> {
     let mut rows = Vec::with_capacity(group.len() * count * m.dim);
     let mut labels = Vec::with_capacity(group.len() * count);
@@ -145,6 +199,14 @@ fn score_group(
     let k = st.pca_dims.min(n).min(m.dim);
     let p = pca(&x, n, m.dim, k)?;
     let pca_scores = cluster_scores(&p.scores, n, k, &labels)?;
+    // Paired sets: the versions of one crop are what a shuffle may exchange.
+    let blocks: Vec<usize> = (0..n).map(|r| r % st.count).collect();
+    let mut null_seconds = 0.0;
+    let mut tsne_seconds = 0.0;
+    let t = Instant::now();
+    let pca_nulls = map_nulls(&p.scores, n, k, &labels, &blocks, null_seed(st.seed, None))?;
+    null_seconds += t.elapsed().as_secs_f64();
+    let (mut tsne_chi_null, mut tsne_knn, mut tsne_knn_null) = (Vec::new(), Vec::new(), Vec::new());
     let mut runs = Vec::new();
     let mut kls = Vec::new();
     let mut embeddings = Vec::new();
@@ -158,7 +220,15 @@ fn score_group(
             init: Init::Random,
             ..Default::default()
         };
+        let t = Instant::now();
         let res = tsne(&p.scores, n, k, &cfg, dev, &|_| {})?;
+        tsne_seconds += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let nulls = map_nulls(&res.embedding, n, 2, &labels, &blocks, null_seed(st.seed, Some(r)))?;
+        null_seconds += t.elapsed().as_secs_f64();
+        tsne_chi_null.extend(nulls.chi_null);
+        tsne_knn.push(nulls.knn);
+        tsne_knn_null.extend(nulls.knn_null);
         runs.push(cluster_scores(&res.embedding, n, 2, &labels)?);
         kls.push(res.kl);
         embeddings.push(res.embedding);
@@ -175,10 +245,56 @@ fn score_group(
         tsne_wd: pick(|s| s.wd),
         tsne_bd: pick(|s| s.bd),
         tsne_kl: MeanStd::of(&kls),
+        pca_chi_null: Null::of(&pca_nulls.chi_null),
+        tsne_chi_null: Null::of(&tsne_chi_null),
+        pca_knn: pca_nulls.knn,
+        pca_knn_null: Null::of(&pca_nulls.knn_null),
+        tsne_knn: MeanStd::of(&tsne_knn),
+        tsne_knn_null: Null::of(&tsne_knn_null),
+        null_seconds,
+        tsne_seconds,
         runs,
         embeddings,
         labels,
     })
+}
+
+/// CHI of a group's t-SNE maps with the source photo of each crop as the label: content, where
+/// the probe's labels are degradations.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ContentScores {
+    pub chi: MeanStd,
+    /// Photos shuffled among the crops of each set, pooled over the maps.
+    pub null: Null,
+}
+
+/// The content scores of `g` (rows set by set, `count` crops each; crop i cut from photo
+/// `crop_photos[i]`); None when every crop comes from one photo.
+pub fn content_scores(
+    g: &GroupScores,
+    crop_photos: &[usize],
+    count: usize,
+    seed: u64,
+) -> Result<Option<ContentScores>> {
+    ensure!(crop_photos.len() == count, "{} crop origins for {count} crops", crop_photos.len());
+    let labels: Vec<i64> = (0..g.points).map(|r| crop_photos[r % count] as i64).collect();
+    let mut distinct = labels.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return Ok(None);
+    }
+    // Under "the features ignore content", the crops of one set are exchangeable.
+    let blocks: Vec<usize> = (0..g.points).map(|r| r / count).collect();
+    let (mut chi, mut null) = (Vec::new(), Vec::new());
+    for (r, e) in g.embeddings.iter().enumerate() {
+        chi.push(cluster_scores(e, g.points, 2, &labels)?.chi);
+        let score = |l: &[i64]| Ok(cluster_scores(e, g.points, 2, l)?.chi);
+        const CONTENT_KEY: u64 = 0x636f_6e74;
+        let seed = crate::Rng::derive(seed, &[CONTENT_KEY, r as u64]).next_u64();
+        null.extend(permutation_null(&labels, &blocks, NULL_PERMUTATIONS, seed, score)?);
+    }
+    Ok(Some(ContentScores { chi: MeanStd::of(&chi), null: Null::of(&null) }))
 }
 
 /// Runs the probe on the network's device. `progress` is called after every t-SNE run.
@@ -297,6 +413,14 @@ mod tests {
         assert!((g.pca.chi - want).abs() < 1e-6 * want, "{} vs {want}", g.pca.chi);
         assert!(want > 50.0, "the sets are far apart: {want}");
         assert!(g.tsne_chi.mean > 10.0, "t-SNE separates them too: {}", g.tsne_chi.mean);
+        // Above their nulls (which swap each crop's two rows between the sets, so at 10 crops
+        // one shuffle in 2^10 relabels every row and reaches the observed CHI).
+        assert!(g.pca.chi > 2.0 * g.pca_chi_null.p99, "{} vs {:?}", g.pca.chi, g.pca_chi_null);
+        assert!(g.tsne_chi.mean > g.tsne_chi_null.p99, "{:?}", g.tsne_chi_null);
+        assert_eq!(g.pca_chi_null.permutations, NULL_PERMUTATIONS);
+        // Every point's neighbours are its set-mates; chance is a half.
+        assert_eq!((g.pca_knn, g.tsne_knn.mean), (1.0, 1.0));
+        assert!((0.3..0.7).contains(&g.pca_knn_null.mean), "{:?}", g.pca_knn_null);
     }
 
     #[test]
@@ -306,7 +430,37 @@ mod tests {
         let m = features(|r| r % 3);
         let g = score(&m, &["a", "b", "c"]);
         assert!(g.pca.chi < 3.0, "PCA CHI {} under labels unrelated to the clusters", g.pca.chi);
+        assert!(g.pca.chi <= g.pca_chi_null.p99, "{} vs {:?}", g.pca.chi, g.pca_chi_null);
+        assert!(g.tsne_chi.mean <= g.tsne_chi_null.p99, "{} vs {:?}", g.tsne_chi.mean, g.tsne_chi_null);
+        assert!(g.pca_knn <= g.pca_knn_null.p99, "{} vs {:?}", g.pca_knn, g.pca_knn_null);
         let by_set = score(&features(|r| r / COUNT), &["a", "b", "c"]);
         assert!(by_set.pca.chi > 20.0 * g.pca.chi, "{} vs {}", by_set.pca.chi, g.pca.chi);
+    }
+
+    /// Crop i comes from photo i % 2. Features depend on the photo (offset 6 along axis
+    /// `photo`) and the crop (unit noise drawn once per crop), with a little noise per row.
+    fn content_features() -> (FeatureMatrix, Vec<usize>) {
+        let photos: Vec<usize> = (0..COUNT).map(|i| i % 2).collect();
+        let mut rng = Rng::new(5);
+        let crop: Vec<Vec<f32>> = (0..COUNT)
+            .map(|i| (0..DIM).map(|j| rng.normal() as f32 + if j == photos[i] { 6.0 } else { 0.0 }).collect())
+            .collect();
+        let rows = 3 * COUNT;
+        let data =
+            (0..rows).flat_map(|r| crop[r % COUNT].clone()).map(|v| v + 0.1 * rng.normal() as f32).collect();
+        (FeatureMatrix { layer: "x".into(), rows, dim: DIM, map_shape: (DIM, 1, 1), data }, photos)
+    }
+
+    #[test]
+    fn features_of_content_alone_score_content_and_not_degradation() {
+        let (m, photos) = content_features();
+        let g = score(&m, &["a", "b", "c"]);
+        assert!(g.pca.chi <= g.pca_chi_null.p99, "degradation on PCA: {} vs {:?}", g.pca.chi, g.pca_chi_null);
+        assert!(g.tsne_chi.mean <= g.tsne_chi_null.p99, "{} vs {:?}", g.tsne_chi.mean, g.tsne_chi_null);
+        let c = content_scores(&g, &photos, COUNT, 0).unwrap().unwrap();
+        assert!(c.chi.mean > 10.0 && c.chi.mean > c.null.p99, "content: {:?}", c);
+        // A single photo has no content labels.
+        assert!(content_scores(&g, &[0; COUNT], COUNT, 0).unwrap().is_none());
+        assert!(content_scores(&g, &[0; 3], COUNT, 0).is_err());
     }
 }

@@ -9,10 +9,9 @@ use crate::data::photos;
 use crate::data::testset::load_photos;
 use crate::device::Device;
 use crate::io::write_atomic;
-use crate::metrics::cluster_scores;
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::probe::report::Subject;
-use crate::probe::run::{MeanStd, ProbeResult};
+use crate::probe::run::{content_scores, ContentScores, ProbeResult};
 use crate::probe::study::{probe_network, ReportTo};
 use crate::train::run::logged_seconds;
 use crate::train::{train, TrainConfig, TrainOptions};
@@ -101,28 +100,10 @@ fn train_or_reuse(
     Ok(Some(s.run_seconds))
 }
 
-/// CHI of each layer's main t-SNE maps with the source photo of each crop as the label.
-fn content_chi(res: &ProbeResult, count: usize) -> Result<Vec<Option<MeanStd>>> {
-    res.layers
-        .iter()
-        .map(|l| {
-            let g = &l.main;
-            let labels: Vec<i64> =
-                (0..g.points).map(|r| res.testsets.crops[r % count].photo as i64).collect();
-            let mut distinct = labels.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            if distinct.len() < 2 {
-                return Ok(None);
-            }
-            let v = g
-                .embeddings
-                .iter()
-                .map(|e| Ok(cluster_scores(e, g.points, 2, &labels)?.chi))
-                .collect::<Result<Vec<f64>>>()?;
-            Ok(Some(MeanStd::of(&v)))
-        })
-        .collect()
+/// Each layer's content scores (CHI of the main t-SNE maps by source photo, with its null).
+fn content_chi(res: &ProbeResult, count: usize, seed: u64) -> Result<Vec<Option<ContentScores>>> {
+    let photos: Vec<usize> = res.testsets.crops.iter().map(|c| c.photo).collect();
+    res.layers.iter().map(|l| content_scores(&l.main, &photos, count, seed)).collect()
 }
 
 /// What `reproduce ddr` runs on.
@@ -213,7 +194,7 @@ pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
             npy_features: false,
         };
         let (res, probe_seconds) = probe_network(model_net.as_mut(), &mut p, &photos, &st, &to)?;
-        let content = content_chi(&res, st.count)?;
+        let content = content_chi(&res, st.count, st.seed)?;
         let clean = res.testsets.sets.iter().find(|t| t.spec.name == "clean").context("no clean test set")?;
         let sharp = sharpness::of_network(model_net.as_mut(), &mut p, &clean.lr, &res.testsets.hr)?;
         if references.is_none() {
