@@ -687,6 +687,17 @@ mod tests {
             "{}",
             l[5]
         );
+        // Claim 4 needs a 2x gap: 5.5 vs 3 (both visible) is the right direction but not enough.
+        let mut short = res;
+        short[2] = net("srgan_wgr", 50.0, pairs(3.0, 5.5));
+        let l4 = &claim_lines(&short)[4];
+        assert!(
+            l4.ends_with(
+                "t-SNE 5.50 vs 3.00 (1.8x): **does not hold**; PCA 5.50 vs 3.00 (1.8x): **does not hold**."
+            ),
+            "{l4}"
+        );
+        let res = short;
         // Claim 0: degradation CHI against content CHI (0.5) of the same map.
         let text = claims_text(&res);
         assert!(
