@@ -84,8 +84,12 @@ mod tests {
         let mut x = Vec::new();
         let mut labels = Vec::new();
         for i in 0..80 {
-            let (r, a) = if i < 40 { (0.5 * rng.uniform(), 0.0) } else { (5.0, i as f64 * 0.157) };
-            let t = a + 6.28 * rng.uniform() * f64::from(u8::from(i < 40));
+            use std::f64::consts::TAU;
+            let (r, t) = if i < 40 {
+                (0.5 * rng.uniform(), TAU * rng.uniform())
+            } else {
+                (5.0, TAU * i as f64 / 40.0)
+            };
             x.extend([r * t.cos(), r * t.sin()]);
             labels.push(i64::from(i >= 40));
         }
