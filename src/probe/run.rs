@@ -133,15 +133,15 @@ pub struct ProbeResult {
 }
 
 /// A map's k-NN accuracy and the permutation nulls of its CHI and k-NN accuracy.
-pub struct MapNulls {
-    pub chi_null: Vec<f64>,
-    pub knn: f64,
-    pub knn_null: Vec<f64>,
+struct MapNulls {
+    chi_null: Vec<f64>,
+    knn: f64,
+    knn_null: Vec<f64>,
 }
 
 /// Scores `n` points of `d` dims (`x`) against [`NULL_PERMUTATIONS`] shuffles of `labels`
 /// within `blocks`, drawn from `seed`.
-pub fn map_nulls<T: Copy + Into<f64> + Sync>(
+fn map_nulls<T: Copy + Into<f64> + Sync>(
     x: &[T],
     n: usize,
     d: usize,
@@ -162,7 +162,7 @@ pub fn map_nulls<T: Copy + Into<f64> + Sync>(
 }
 
 /// The seed of the null of t-SNE run `run` (`None`: the PCA features) of a probe seeded `seed`.
-pub fn null_seed(seed: u64, run: Option<usize>) -> u64 {
+fn null_seed(seed: u64, run: Option<usize>) -> u64 {
     const NULL_KEY: u64 = 0x6e75_6c6c;
     crate::Rng::derive(seed, &[NULL_KEY, run.map_or(0, |r| r as u64 + 1)]).next_u64()
 }
