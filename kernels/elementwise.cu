@@ -18,6 +18,30 @@ extern "C" __global__ void add_f32(const float* a, const float* b, float* y, u64
     GRID_STRIDE_LOOP(i, n) y[i] = a[i] + b[i];
 }
 
+// y = a * b for a of shape [n, c, hw] and b of shape [n, cb, hw], cb = c or 1 (b broadcast over
+// the channels: one per-pixel map scaling every feature channel). total = n * c * hw.
+extern "C" __global__ void mul_f32(const float* a, const float* b, float* y, u64 c, u64 hw, u64 cb, u64 total) {
+    GRID_STRIDE_LOOP(i, total) {
+        const u64 p = i % hw, ch = (i / hw) % c, img = i / (c * hw);
+        y[i] = a[i] * b[(img * cb + (cb == 1 ? 0 : ch)) * hw + p];
+    }
+}
+
+// db[img, p] = sum over ch of dy[img, ch, p] * a[img, ch, p]: the gradient of a channel-broadcast
+// b. One thread per output, channels in ascending order, each product and sum rounded on its own
+// (no FMA contraction) so that the CPU reference matches bit for bit. total = n * hw.
+extern "C" __global__ void mul_bwd_bcast_f32(const float* dy, const float* a, float* db, u64 c, u64 hw, u64 total) {
+    GRID_STRIDE_LOOP(i, total) {
+        const u64 p = i % hw, img = i / hw;
+        float acc = 0.f;
+        for (u64 ch = 0; ch < c; ++ch) {
+            const u64 k = (img * c + ch) * hw + p;
+            acc = __fadd_rn(acc, __fmul_rn(dy[k], a[k]));
+        }
+        db[i] = acc;
+    }
+}
+
 // y[i] = v
 extern "C" __global__ void fill_f32(float* y, float v, u64 n) {
     GRID_STRIDE_LOOP(i, n) y[i] = v;

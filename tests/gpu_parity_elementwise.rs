@@ -102,3 +102,37 @@ fn elementwise_kernels_match_cpu_reference() {
         }
     }
 }
+
+/// `mul_f32` in both layouts (same shape, one map per image broadcast over the channels) and the
+/// broadcast map's gradient, bit for bit: the kernel and the CPU sum the channels in the same
+/// order with every product and sum rounded on its own.
+#[test]
+fn mul_kernels_match_cpu_reference() {
+    for dev in cuda_devices("mul_kernels_match_cpu_reference") {
+        let mut rng = Rng::new(0x3A1);
+        // (images, channels, pixels): ragged sizes, one past the CPU's parallel chunk.
+        for (n, c, hw) in [(1, 1, 1), (2, 3, 37), (3, 64, 17 * 13), (2, 5, 40_009)] {
+            let len = n * c * hw;
+            let (a, same, map) = (inputs(&mut rng, len), inputs(&mut rng, len), inputs(&mut rng, n * hw));
+            let (da, dsame, dmap) =
+                (dev.upload(&a).unwrap(), dev.upload(&same).unwrap(), dev.upload(&map).unwrap());
+            for (b, db, cb) in [(&same, &dsame, c), (&map, &dmap, 1)] {
+                let mut want = vec![0.0; len];
+                cpu::mul_f32(&a, b, &mut want, c, hw, cb);
+                let mut out = poisoned(&dev, len);
+                cuda::mul_f32(&dev, &da.dev_view(), &db.dev_view(), &mut out.dev_view_mut(), c, hw, cb)
+                    .unwrap();
+                let what = format!("mul_f32 n={n} c={c} hw={hw} cb={cb}");
+                assert_bits_equal(&what, &dev.download(&out).unwrap(), &want);
+            }
+            // dy = same, a = a: the map's gradient.
+            let mut want = vec![0.0; n * hw];
+            cpu::mul_bwd_bcast_f32(&same, &a, &mut want, c, hw);
+            let mut out = poisoned(&dev, n * hw);
+            cuda::mul_bwd_bcast_f32(&dev, &dsame.dev_view(), &da.dev_view(), &mut out.dev_view_mut(), c, hw)
+                .unwrap();
+            let what = format!("mul_bwd_bcast_f32 n={n} c={c} hw={hw}");
+            assert_bits_equal(&what, &dev.download(&out).unwrap(), &want);
+        }
+    }
+}

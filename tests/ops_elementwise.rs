@@ -119,3 +119,51 @@ fn large_inputs_are_deterministic_across_chunks() {
         assert_eq!(ew::leaky_relu_fwd(&tx, 0.1).unwrap().to_vec().unwrap(), want);
     }
 }
+
+/// `mul` against the plain formula, with `b` of `a`'s shape and with one map per image broadcast
+/// over the channels; its backward against central differences of L = sum(mul(a, b) * w) in both
+/// operands (the product is bilinear: the central difference is exact up to f32 rounding).
+#[test]
+fn mul_matches_formula_and_finite_differences() {
+    for dev in devices("mul_matches_formula_and_finite_differences") {
+        let mut rng = Rng::new(11);
+        let (n, c, h, w) = (2, 3, 4, 5);
+        let a = uniform(&mut rng, n * c * h * w, -2.0, 2.0);
+        let wts = uniform(&mut rng, n * c * h * w, -1.0, 1.0);
+        let ta = t(&dev, &a, &[n, c, h, w]);
+        let tw = t(&dev, &wts, &[n, c, h, w]);
+        for b_shape in [[n, c, h, w], [n, 1, h, w]] {
+            let b = uniform(&mut rng, b_shape.iter().product(), -2.0, 2.0);
+            let tb = t(&dev, &b, &b_shape);
+            let bcast = b_shape[1] == 1;
+            let b_at = |i: usize| if bcast { b[(i / (c * h * w)) * h * w + i % (h * w)] } else { b[i] };
+            let want: Vec<f32> = a.iter().enumerate().map(|(i, &x)| x * b_at(i)).collect();
+            assert_eq!(ew::mul(&ta, &tb).unwrap().to_vec().unwrap(), want, "{b_shape:?} on {dev}");
+
+            let (ga, gb) = ew::mul_bwd(&ta, &tb, &tw, true, true).unwrap();
+            let (ga, gb) = (ga.unwrap().to_vec().unwrap(), gb.unwrap().to_vec().unwrap());
+            assert_eq!(gb.len(), b.len());
+            let loss = |a: &[f32], b: &[f32]| -> f64 {
+                let y = ew::mul(&t(&dev, a, &[n, c, h, w]), &t(&dev, b, &b_shape)).unwrap();
+                y.to_vec().unwrap().iter().zip(&wts).map(|(&y, &w)| y as f64 * w as f64).sum()
+            };
+            let step = 1e-2f32;
+            let numeric = |v: &[f32], i: usize, f: &dyn Fn(&[f32]) -> f64| {
+                let mut p = v.to_vec();
+                p[i] = v[i] + step;
+                let up = f(&p);
+                p[i] = v[i] - step;
+                ((up - f(&p)) / (2.0 * step as f64)) as f32
+            };
+            let na: Vec<f32> = (0..a.len()).map(|i| numeric(&a, i, &|v| loss(v, &b))).collect();
+            let nb: Vec<f32> = (0..b.len()).map(|i| numeric(&b, i, &|v| loss(&a, v))).collect();
+            assert_close(&format!("d/da {b_shape:?} on {dev}"), &ga, &na, 1e-3, 1e-3);
+            assert_close(&format!("d/db {b_shape:?} on {dev}"), &gb, &nb, 1e-3, 1e-3);
+            let (none_a, only_b) = ew::mul_bwd(&ta, &tb, &tw, false, true).unwrap();
+            assert!(none_a.is_none() && only_b.is_some());
+        }
+        let wrong = t(&dev, &[1.0; 2 * 2 * 4 * 5], &[n, 2, h, w]);
+        let e = ew::mul(&ta, &wrong).unwrap_err().to_string();
+        assert!(e.contains("one map per image"), "{e}");
+    }
+}

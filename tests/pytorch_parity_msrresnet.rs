@@ -6,6 +6,7 @@
 mod common;
 
 use common::devices;
+use common::torch_fixture::{assert_grads_match, max_abs_diff, tensor};
 use ddr_engine::nn::checkpoint::{self, WeightSet};
 use ddr_engine::nn::models::Arch;
 use ddr_engine::nn::{Pass, Want};
@@ -16,17 +17,6 @@ use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/msrresnet").join(name)
-}
-
-fn tensor(st: &SafeTensors, name: &str) -> (Vec<f32>, Vec<usize>) {
-    let t = st.tensor(name).unwrap();
-    let v = t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-    (v, t.shape().to_vec())
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 fn run(tag: &str) {
@@ -61,21 +51,7 @@ fn run_on(tag: &str, dev: &Device) {
     );
     p.zero_grads().unwrap();
     net.backward(&mut p, &dy, Want::PARAMS).unwrap();
-    let grads = p.grads.to_vec().unwrap();
-    // Gradients: |ours - torch| <= 1e-5 + 1e-3 * max|torch| per tensor. The L1 gradient is
-    // sign(y - hr) / N, exact on both sides unless an output sits within rounding of its target,
-    // so differences come from f32 summation order in the convolutions' reductions.
-    for s in p.specs() {
-        let (g_want, shape) = tensor(&io, &format!("grad.{}", s.name));
-        assert_eq!(shape, s.shape, "{}", s.name);
-        let scale = g_want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = max_abs_diff(&grads[s.range()], &g_want);
-        assert!(
-            d <= 1e-5 + 1e-3 * scale,
-            "{tag} on {dev}: gradient of {} differs by {d:e} (max |g| {scale:e})",
-            s.name
-        );
-    }
+    assert_grads_match(&format!("{tag} on {dev}"), &p, &io);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod gradcheck;
 pub mod naive;
+pub mod torch_fixture;
 
 use ddr_engine::device::cuda::CudaDevice;
 use ddr_engine::device::Device;

@@ -51,6 +51,46 @@ pub fn add_f32(a: &[f32], b: &[f32], y: &mut [f32]) {
     map2(a, b, y, |a, b| a + b);
 }
 
+/// y = a * b, `a` of shape [n, c, hw] and `b` of [n, cb, hw] with cb = c or 1 (broadcast over
+/// the channels).
+pub fn mul_f32(a: &[f32], b: &[f32], y: &mut [f32], c: usize, hw: usize, cb: usize) {
+    debug_assert!(a.len() == y.len() && (cb == c || cb == 1) && b.len() * c == a.len() * cb);
+    if cb == c {
+        return map2(a, b, y, |a, b| a * b);
+    }
+    // One image's channels share its map: parallel over images' channel planes.
+    let plane = |k: usize, y: &mut [f32]| {
+        let (img, at) = (k / c, k * hw);
+        let map = &b[img * hw..(img + 1) * hw];
+        y.iter_mut().zip(&a[at..at + hw]).zip(map).for_each(|((y, &a), &m)| *y = a * m);
+    };
+    if y.len() <= CHUNK || hw == 0 {
+        y.chunks_mut(hw.max(1)).enumerate().for_each(|(k, y)| plane(k, y));
+    } else {
+        y.par_chunks_mut(hw).enumerate().for_each(|(k, y)| plane(k, y));
+    }
+}
+
+/// db[img, p] = sum over channels of dy * a: the gradient of `mul_f32`'s channel-broadcast `b`.
+/// Channels summed in ascending order, as the kernel does.
+pub fn mul_bwd_bcast_f32(dy: &[f32], a: &[f32], db: &mut [f32], c: usize, hw: usize) {
+    debug_assert!(dy.len() == a.len() && db.len() * c == a.len());
+    let image = |img: usize, db: &mut [f32]| {
+        db.fill(0.0);
+        for ch in 0..c {
+            let at = (img * c + ch) * hw;
+            for ((d, &g), &x) in db.iter_mut().zip(&dy[at..at + hw]).zip(&a[at..at + hw]) {
+                *d += g * x;
+            }
+        }
+    };
+    if a.len() <= CHUNK || hw == 0 {
+        db.chunks_mut(hw.max(1)).enumerate().for_each(|(img, d)| image(img, d));
+    } else {
+        db.par_chunks_mut(hw).enumerate().for_each(|(img, d)| image(img, d));
+    }
+}
+
 /// y = v
 pub fn fill_f32(y: &mut [f32], v: f32) {
     y.fill(v);

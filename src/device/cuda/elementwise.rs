@@ -28,6 +28,37 @@ pub fn add_f32(dev: &CudaDevice, a: In, b: In, y: Out) -> Result<()> {
     launch!(dev, "add_f32", dev.grid_1d(n as usize), a.arg(), b.arg(), y.arg(), &n)
 }
 
+/// `y = a * b`, `b` of `a`'s shape (`cb == c`) or broadcast over its channels (`cb == 1`).
+pub fn mul_f32(dev: &CudaDevice, a: In, b: In, y: Out, c: usize, hw: usize, cb: usize) -> Result<()> {
+    let total = same_len("mul_f32", a.len(), y.len())?;
+    anyhow::ensure!(
+        (cb == c || cb == 1) && b.len() * c == a.len() * cb,
+        "mul_f32: b has {} elements, not a's {} with {cb} of {c} channels",
+        b.len(),
+        a.len()
+    );
+    let (c, hw, cb) = (c as u64, hw as u64, cb as u64);
+    launch!(dev, "mul_f32", dev.grid_1d(total as usize), a.arg(), b.arg(), y.arg(), &c, &hw, &cb, &total)
+}
+
+/// The gradient of a channel-broadcast `b` of [`mul_f32`]: `db = sum over channels of dy * a`.
+pub fn mul_bwd_bcast_f32(dev: &CudaDevice, dy: In, a: In, db: Out, c: usize, hw: usize) -> Result<()> {
+    same_len("mul_bwd_bcast_f32", dy.len(), a.len())?;
+    anyhow::ensure!(db.len() * c == a.len(), "mul_bwd_bcast_f32: db has {} elements", db.len());
+    let (c, hw, total) = (c as u64, hw as u64, db.len() as u64);
+    launch!(
+        dev,
+        "mul_bwd_bcast_f32",
+        dev.grid_1d(total as usize),
+        dy.arg(),
+        a.arg(),
+        db.arg(),
+        &c,
+        &hw,
+        &total
+    )
+}
+
 pub fn fill_f32(dev: &CudaDevice, y: Out, v: f32) -> Result<()> {
     let n = y.len() as u64;
     launch!(dev, "fill_f32", dev.grid_1d(n as usize), y.arg(), &v, &n)

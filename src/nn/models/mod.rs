@@ -6,6 +6,7 @@
 
 pub mod discriminator;
 pub mod msrresnet;
+pub mod sftgan;
 pub mod srcnn;
 pub mod vgg19;
 
