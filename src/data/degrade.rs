@@ -328,7 +328,7 @@ pub fn gaussian_kernel(size: usize, sigma: f64) -> Vec<f64> {
 }
 
 /// Index `i` folded into `0..n` by reflect-101 (the edge sample is not repeated: -1 -> 1).
-fn reflect101(i: i64, n: usize) -> usize {
+pub(crate) fn reflect101(i: i64, n: usize) -> usize {
     if n == 1 {
         return 0;
     }

@@ -4,6 +4,8 @@
 //! - [`imresize`]: MATLAB-compatible bicubic resizing;
 //! - [`degrade`]: Gaussian blur, Gaussian noise, JPEG, bilinear and bicubic resizing, and the
 //!   [`degrade::Pipeline`] that chains them from a spec string;
+//! - [`degrade_map`]: blur and noise whose strengths vary across the frame, with their per-pixel
+//!   maps (the conditions of an SFT network);
 //! - [`pack`]: many images in one memory-mapped, checksummed file, and [`pack_photos`]: photos
 //!   into one;
 //! - [`degrade_set`]: a degraded test set on disk (PNGs plus a manifest of the drawn parameters);
@@ -18,6 +20,7 @@
 //! interleaved pixels (HWC), as image files store them.
 
 pub mod degrade;
+pub mod degrade_map;
 pub mod degrade_set;
 pub mod image_io;
 pub mod imresize;
