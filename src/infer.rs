@@ -42,8 +42,11 @@ impl Tiling {
     }
 }
 
-fn run(net: &mut dyn SrNet, p: &mut Params, img: &Image) -> Result<Image> {
+fn run(net: &mut dyn SrNet, p: &mut Params, img: &Image, maps: Option<&Image>) -> Result<Image> {
     let x = Tensor::from_slice(&img.data, &[1, img.c, img.h, img.w], &p.device())?;
+    if let Some(m) = maps {
+        net.set_condition(Tensor::from_slice(&m.data, &[1, m.c, m.h, m.w], &p.device())?)?;
+    }
     let y = net.forward(p, &x, Pass::EVAL)?;
     let (_, c, h, w) = y.dims4()?;
     Image::new(c, h, w, y.to_vec()?)
@@ -56,9 +59,49 @@ pub fn super_resolve(
     img: &Image,
     tiling: Option<Tiling>,
 ) -> Result<Image> {
+    super_resolve_with(net, p, img, None, tiling)
+}
+
+/// [`super_resolve`] for any network: `maps` are the condition maps of a conditioned one
+/// (`channels x (h * down) x (w * down)` for an `h x w` image), cut into tiles with the image.
+pub fn super_resolve_with(
+    net: &mut dyn SrNet,
+    p: &mut Params,
+    img: &Image,
+    maps: Option<&Image>,
+    tiling: Option<Tiling>,
+) -> Result<Image> {
     ensure!(img.c == 3, "super-resolution needs an RGB image, got {} channels", img.c);
+    let down = match (net.condition(), maps) {
+        (None, None) => 1,
+        (Some(c), Some(m)) => {
+            let want = (c.channels, img.h * c.down, img.w * c.down);
+            ensure!(
+                (m.c, m.h, m.w) == want,
+                "the condition maps are {}x{}x{}; for a {}x{} image this network reads {}x{}x{} \
+                 (maps x height x width)",
+                m.c,
+                m.h,
+                m.w,
+                img.h,
+                img.w,
+                want.0,
+                want.1,
+                want.2
+            );
+            c.down
+        }
+        (Some(c), None) => {
+            anyhow::bail!(
+                "{} reads {} condition maps beside each image: none were given",
+                net.arch().describe(),
+                c.channels
+            )
+        }
+        (None, Some(_)) => anyhow::bail!("{} takes no condition maps", net.arch().describe()),
+    };
     let Some(t) = tiling.filter(|t| t.tile < img.h.max(img.w)) else {
-        return run(net, p, img);
+        return run(net, p, img, maps);
     };
     t.validate()?;
     let s = net.arch().scale();
@@ -68,7 +111,9 @@ pub fn super_resolve(
             let (y1, x1) = ((y0 + t.tile).min(img.h), (x0 + t.tile).min(img.w));
             let (cy0, cx0) = (y0.saturating_sub(t.overlap), x0.saturating_sub(t.overlap));
             let (cy1, cx1) = ((y1 + t.overlap).min(img.h), (x1 + t.overlap).min(img.w));
-            let tile = run(net, p, &img.crop(cy0, cx0, cy1 - cy0, cx1 - cx0)?)?;
+            let (th, tw) = (cy1 - cy0, cx1 - cx0);
+            let tile_maps = maps.map(|m| m.crop(cy0 * down, cx0 * down, th * down, tw * down)).transpose()?;
+            let tile = run(net, p, &img.crop(cy0, cx0, th, tw)?, tile_maps.as_ref())?;
             for c in 0..3 {
                 for yy in (y0 * s)..(y1 * s) {
                     let src =

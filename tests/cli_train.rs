@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{ddr, err, ok, tiny_train_config};
+use common::cli::{bare_checkpoint, ddr, err, ok, tiny_train_config};
 use ddr_engine::data::Image;
 use ddr_engine::infer::{super_resolve, Tiling};
 use ddr_engine::nn::checkpoint;
@@ -137,15 +137,7 @@ fn checkpoints_that_do_not_fit_are_refused_naming_the_tensor() {
     let e = format!("{:#}", checkpoint::load(&path, None).unwrap_err());
     assert!(e.contains("--arch"), "{e}");
     // A checkpoint that records its architecture refuses to be read as another one.
-    let ck = checkpoint::Checkpoint {
-        arch: small.clone(),
-        step: 0,
-        params: vec![0.0; specs.iter().map(|s| s.len()).sum()],
-        params_ema: None,
-        buffers: vec![],
-        optim: None,
-        meta: Default::default(),
-    };
+    let ck = bare_checkpoint(&small, vec![0.0; specs.iter().map(|s| s.len()).sum()]);
     let rec = dir.path().join("rec.safetensors");
     checkpoint::save(&rec, &ck).unwrap();
     let e = format!("{:#}", checkpoint::load(&rec, Some(&big)).unwrap_err());
@@ -171,15 +163,7 @@ fn sr_writes_upscaled_images_and_tiles_match_whole_images() {
     let dir = tempfile::tempdir().unwrap();
     let arch = Arch::Msrresnet { nf: 8, nb: 2, scale: 4, global_residual: true };
     let (mut net, mut p) = arch.build(&Device::Cpu, 3).unwrap();
-    let ck = checkpoint::Checkpoint {
-        arch: arch.clone(),
-        step: 0,
-        params: p.values.to_vec().unwrap(),
-        params_ema: None,
-        buffers: vec![],
-        optim: None,
-        meta: Default::default(),
-    };
+    let ck = bare_checkpoint(&arch, p.values.to_vec().unwrap());
     let ckpt = dir.path().join("m.safetensors");
     checkpoint::save(&ckpt, &ck).unwrap();
     let mut rng = Rng::new(4);

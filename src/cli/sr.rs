@@ -2,19 +2,26 @@
 
 use super::GlobalArgs;
 use crate::data::{image_io, Image};
-use crate::infer::{super_resolve, Tiling};
+use crate::infer::{super_resolve_with, Tiling};
+use crate::io::npy::{self, NpyData};
 use crate::io::{clobbered, StagedDir};
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
 use crate::Result;
 use anyhow::{bail, ensure, Context};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 #[command(after_help = "Examples:
   ddr-engine sr --ckpt runs/msr_wgr/model.safetensors --input photo_lr.png --output out/
   ddr-engine sr --ckpt model.safetensors --input lr_folder/ --output sr_folder/ --tile 128
+  ddr-engine sr --ckpt sft.safetensors --input lr_folder/ --cond maps_folder/ --output sr_folder/
+
+A conditioned network (SFT-GAN) reads per-pixel maps beside each image: --cond names a .npy
+file (one input image) or a folder holding <name>.npy for each input <name>.png; each holds a
+float32 or float64 array maps x height x width, at the size the network expects (for the
+reference layout, 4x the input's: HR-size segmentation probabilities or degradation maps).
 
 Each input image is written to --output as <name>.png (8-bit, values clipped to [0, 1]). The
 outputs appear together once every image is done: a bad image leaves --output as it was.")]
@@ -42,6 +49,51 @@ pub struct SrArgs {
     /// Architecture for checkpoints that do not record one, e.g. msrresnet,nf=64,nb=16,scale=4,gr=true.
     #[arg(long, value_name = "SPEC")]
     arch: Option<Arch>,
+    /// Condition maps for a conditioned network: a .npy file, or a folder of <name>.npy.
+    #[arg(long, value_name = "PATH")]
+    cond: Option<PathBuf>,
+}
+
+/// One image's condition maps from a `.npy` array `[maps, height, width]`.
+fn load_maps(path: &Path) -> Result<Image> {
+    let a = npy::read(path)?;
+    let &[c, h, w] = &a.shape[..] else {
+        bail!(
+            "{}: condition maps must be a 3-D array (maps x height x width), not of shape {:?}",
+            path.display(),
+            a.shape
+        )
+    };
+    let data: Vec<f32> = match a.data {
+        NpyData::F32(v) => v,
+        NpyData::F64(v) => v.into_iter().map(|x| x as f32).collect(),
+        other => {
+            bail!("{}: condition maps must be float32 or float64, not {}", path.display(), other.descr())
+        }
+    };
+    ensure!(
+        data.iter().all(|v| v.is_finite()),
+        "{}: the condition maps hold NaN or infinite values",
+        path.display()
+    );
+    Image::new(c, h, w, data)
+}
+
+/// Where the maps of input `image` are: `cond` itself when it is a file, `<cond>/<stem>.npy` when
+/// it is a folder.
+fn maps_path(cond: &Path, image: &Path, inputs: usize) -> Result<PathBuf> {
+    if !cond.is_dir() {
+        ensure!(
+            inputs == 1,
+            "--cond {} is one file, for {inputs} input images: give a folder of <name>.npy",
+            cond.display()
+        );
+        return Ok(cond.to_path_buf());
+    }
+    let stem = image.file_stem().unwrap_or_default().to_string_lossy();
+    let path = cond.join(format!("{stem}.npy"));
+    ensure!(path.is_file(), "no condition maps for {}: {} does not exist", image.display(), path.display());
+    Ok(path)
 }
 
 pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
@@ -72,9 +124,25 @@ pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
     // (and existing files replaced) beside an error.
     let staged = StagedDir::new(&a.output)?;
     let pb = indicatif::ProgressBar::new(inputs.len() as u64);
-    for path in &inputs {
+    match (net.condition(), &a.cond) {
+        (Some(c), None) => bail!(
+            "{} reads {} condition maps beside each image: give them with --cond",
+            ck.arch.describe(),
+            c.channels
+        ),
+        (None, Some(_)) => bail!("--cond: {} takes no condition maps", ck.arch.describe()),
+        _ => {}
+    }
+    // Every map is found before anything is written.
+    let maps: Vec<Option<PathBuf>> = inputs
+        .iter()
+        .map(|path| a.cond.as_deref().map(|c| maps_path(c, path, inputs.len())).transpose())
+        .collect::<Result<_>>()?;
+    for (path, maps) in inputs.iter().zip(&maps) {
         let img = Image::from_rgb8(&image_io::load(path)?);
-        let out = super_resolve(net.as_mut(), &mut p, &img, tiling)?;
+        let maps = maps.as_deref().map(load_maps).transpose()?;
+        let out = super_resolve_with(net.as_mut(), &mut p, &img, maps.as_ref(), tiling)
+            .with_context(|| format!("super-resolving {}", path.display()))?;
         image_io::save_png(&staged.path().join(name(path)), &out.to_rgb8()?)?;
         pb.inc(1);
     }

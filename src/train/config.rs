@@ -291,6 +291,11 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
+        ensure!(
+            self.model.sft_spec().is_none(),
+            "model.kind = \"sftgan\" cannot be trained yet: the training data path does not deliver \
+             condition maps (`sr --cond` runs such a network)"
+        );
         self.schedule.validate()?;
         ensure!(self.run.iterations > 0, "run.iterations must be > 0");
         ensure!(self.data.batch > 0 && self.data.lr_patch > 0, "data.batch and data.lr_patch must be > 0");
@@ -318,7 +323,7 @@ impl TrainConfig {
 fn check_model_fields(model: &toml::Table) -> Result<()> {
     for (key, v) in model {
         match key.as_str() {
-            "nf" | "nb" | "scale" => {
+            "nf" | "nb" | "scale" | "cond_in" | "cond_mid" | "cond_nf" | "cond_down" => {
                 ensure!(
                     v.as_integer().is_some_and(|n| n >= 0),
                     "model.{key} = {v} is not a whole number >= 0"

@@ -60,3 +60,20 @@ pub fn tiny_train_config(dir: &std::path::Path) -> String {
     std::fs::write(&cfg, TINY_TRAIN.replace("builtin.pack", pack.to_str().unwrap())).unwrap();
     cfg.to_str().unwrap().to_string()
 }
+
+/// A checkpoint of `arch` holding `params` only (no EMA, optimiser state or buffers): a network
+/// made by a test, to run through the CLI.
+pub fn bare_checkpoint(
+    arch: &ddr_engine::nn::models::Arch,
+    params: Vec<f32>,
+) -> ddr_engine::nn::checkpoint::Checkpoint {
+    ddr_engine::nn::checkpoint::Checkpoint {
+        arch: arch.clone(),
+        step: 0,
+        params,
+        params_ema: None,
+        buffers: vec![],
+        optim: None,
+        meta: Default::default(),
+    }
+}

@@ -1,5 +1,6 @@
 //! The super-resolution networks: MSRResNet (the DDR paper's and FAIG's SRResNet, with or without
-//! the global residual) and FAIG's SRCNN-style network.
+//! the global residual), FAIG's SRCNN-style network, and SFT-GAN's generator (conditioned on
+//! per-pixel maps).
 //!
 //! An [`Arch`] is stored in every checkpoint, so `sr`, `probe` and `faig` rebuild the network a
 //! checkpoint was trained as without being told.
@@ -26,9 +27,13 @@ pub enum Arch {
     Msrresnet { nf: usize, nb: usize, scale: usize, global_residual: bool },
     /// FAIG's 9-layer SRCNN-style network (x2 in the paper; x3, x4 supported).
     SrcnnStyle { scale: usize },
+    /// SFT-GAN's x4 generator: `nf` features, `nb` SFT residual blocks, conditioned on
+    /// `cond_in` maps `cond_down` times the input's size (see [`sftgan`]).
+    Sftgan { nf: usize, nb: usize, cond_in: usize, cond_mid: usize, cond_nf: usize, cond_down: usize },
 }
 
-/// `msrresnet,nf=64,nb=16,scale=4,gr=true` or `srcnn_style,scale=2`.
+/// `msrresnet,nf=64,nb=16,scale=4,gr=true`, `srcnn_style,scale=2` or
+/// `sftgan,nf=64,nb=16,cond=8,cond_down=4` (also `cond_mid=128`, `cond_nf=32`).
 impl std::str::FromStr for Arch {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -52,7 +57,20 @@ impl std::str::FromStr for Arch {
                     .map_or(Ok(true), |v| v.parse().map_err(|_| format!("gr={v} is not true/false")))?,
             },
             "srcnn_style" => Arch::SrcnnStyle { scale: num("scale", 2)? },
-            other => return Err(format!("unknown architecture '{other}' (msrresnet or srcnn_style)")),
+            "sftgan" => {
+                let r = sftgan::SftSpec::REFERENCE;
+                Arch::Sftgan {
+                    nf: num("nf", r.nf)?,
+                    nb: num("nb", r.nb)?,
+                    cond_in: num("cond", r.cond_in)?,
+                    cond_mid: num("cond_mid", r.cond_mid)?,
+                    cond_nf: num("cond_nf", r.cond_nf)?,
+                    cond_down: num("cond_down", r.cond_down)?,
+                }
+            }
+            other => {
+                return Err(format!("unknown architecture '{other}' (msrresnet, srcnn_style or sftgan)"))
+            }
         };
         arch.validate().map_err(|e| e.to_string())?;
         Ok(arch)
@@ -69,6 +87,7 @@ impl Arch {
     pub fn scale(&self) -> usize {
         match self {
             Arch::Msrresnet { scale, .. } | Arch::SrcnnStyle { scale } => *scale,
+            Arch::Sftgan { .. } => sftgan::SftSpec::SCALE,
         }
     }
 
@@ -92,6 +111,7 @@ impl Arch {
                     bail!("srcnn_style supports scale 2, 3 or 4, not {scale}");
                 }
             }
+            Arch::Sftgan { .. } => self.sft_spec().expect("an sftgan arch").validate()?,
         }
         Ok(())
     }
@@ -106,6 +126,19 @@ impl Arch {
                 )
             }
             Arch::SrcnnStyle { scale } => format!("srcnn_style x{scale}"),
+            Arch::Sftgan { nf, nb, cond_in, cond_down, .. } => {
+                format!("sftgan nf {nf} nb {nb} x4, {cond_in} condition maps at x{cond_down}")
+            }
+        }
+    }
+
+    /// The SFT generator's sizes, for an `Sftgan` arch.
+    pub fn sft_spec(&self) -> Option<sftgan::SftSpec> {
+        match *self {
+            Arch::Sftgan { nf, nb, cond_in, cond_mid, cond_nf, cond_down } => {
+                Some(sftgan::SftSpec { nf, nb, cond_in, cond_mid, cond_nf, cond_down })
+            }
+            _ => None,
         }
     }
 
@@ -124,6 +157,10 @@ impl Arch {
                 Box::new(msrresnet::MsrResNet::new(&mut pb, nf, nb, scale, global_residual, self.clone()))
             }
             Arch::SrcnnStyle { scale } => Box::new(srcnn::SrcnnStyle::new(&mut pb, scale, self.clone())),
+            Arch::Sftgan { .. } => {
+                let spec = self.sft_spec().expect("an sftgan arch");
+                Box::new(sftgan::SftGenerator::new(&mut pb, spec)?)
+            }
         };
         Ok((net, pb))
     }
@@ -139,6 +176,27 @@ pub trait SrNet: Layer {
     /// Runs the network in eval mode on `x` until every requested tap is computed and returns
     /// them in the order asked for.
     fn features(&mut self, p: &mut Params, x: &Tensor, taps: &[String]) -> Result<Vec<Tensor>>;
+
+    /// For a network conditioned on per-pixel maps (SFT-GAN): how many maps it reads and how
+    /// many times larger than its input they are. `None` for the others.
+    fn condition(&self) -> Option<Condition> {
+        None
+    }
+
+    /// Sets the maps the following forward passes read (`[n, channels, h * down, w * down]` for
+    /// an input `[n, 3, h, w]`). Only conditioned networks accept maps.
+    fn set_condition(&mut self, maps: Tensor) -> Result<()> {
+        let _ = maps;
+        bail!("{} takes no condition maps", self.arch().describe())
+    }
+}
+
+/// The condition maps a network reads beside its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Condition {
+    pub channels: usize,
+    /// The maps' size over the input's.
+    pub down: usize,
 }
 
 /// Collects requested taps during a forward pass.

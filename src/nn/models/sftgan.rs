@@ -15,9 +15,13 @@
 //! - `HR_branch.{0,3,6,8}`: two (conv nf -> 4nf, PixelShuffle 2, ReLU) stages, conv + ReLU, conv
 //!   nf -> 3.
 //!
+//! As an [`SrNet`] it reads the maps given by [`SrNet::set_condition`]. Taps: `conv0`, `rb1`..
+//! `rbN` (the SFT blocks' outputs), `up1` (after the first pixel shuffle, before its ReLU).
+//!
 //! Init: BasicSR's for SR networks (Kaiming normal scaled by 0.1, biases zero), so that a fresh
 //! SFT layer is close to the identity. The reference ships test code only; it does not say.
 
+use super::{Arch, Condition, SrNet, TapSet};
 use crate::nn::layers::{Act, Activation, Conv2d, PixelShuffle};
 use crate::nn::{Init, Layer, ParamBuilder, Params, Pass, Sequential, Want};
 use crate::ops::conv2d::Conv2dSpec;
@@ -69,6 +73,11 @@ impl SftSpec {
             "sftgan: cond_down is the ratio of condition to LR size (1 or 4), not {cond_down}"
         );
         Ok(())
+    }
+
+    pub fn arch(&self) -> Arch {
+        let SftSpec { nf, nb, cond_in, cond_mid, cond_nf, cond_down } = *self;
+        Arch::Sftgan { nf, nb, cond_in, cond_mid, cond_nf, cond_down }
     }
 }
 
@@ -162,6 +171,9 @@ impl SftBlock {
 /// SFT-GAN's generator: LR image and condition maps in, x4 image out.
 pub struct SftGenerator {
     spec: SftSpec,
+    arch: Arch,
+    /// The maps [`SrNet::set_condition`] gave, read by the `Layer` forward pass.
+    maps: Option<Tensor>,
     conv0: Conv2d,
     blocks: Vec<SftBlock>,
     sft_last: SftLayer,
@@ -207,7 +219,17 @@ impl SftGenerator {
             }
             s
         });
-        Ok(SftGenerator { spec, conv0, blocks, sft_last, conv_body, hr, cond_net })
+        Ok(SftGenerator {
+            spec,
+            arch: spec.arch(),
+            maps: None,
+            conv0,
+            blocks,
+            sft_last,
+            conv_body,
+            hr,
+            cond_net,
+        })
     }
 
     pub fn spec(&self) -> &SftSpec {
@@ -217,6 +239,18 @@ impl SftGenerator {
     /// The x4 output for LR images `x` `[n, 3, h, w]` and condition maps `cond`
     /// `[n, cond_in, h * cond_down, w * cond_down]`.
     pub fn forward(&mut self, p: &mut Params, x: &Tensor, cond: &Tensor, pass: Pass) -> Result<Tensor> {
+        Ok(self.run(p, x, cond, pass, None)?.expect("no taps requested"))
+    }
+
+    /// The forward pass; with `taps`, returns early once every requested tap is recorded.
+    fn run(
+        &mut self,
+        p: &mut Params,
+        x: &Tensor,
+        cond: &Tensor,
+        pass: Pass,
+        mut taps: Option<&mut TapSet>,
+    ) -> Result<Option<Tensor>> {
         let (n, _, h, w) = x.dims4()?;
         let d = self.spec.cond_down;
         let want = [n, self.spec.cond_in, h * d, w * d];
@@ -226,15 +260,32 @@ impl SftGenerator {
             cond.shape(),
             x.shape()
         );
+        let tapping = taps.is_some();
+        let mut offer = |name: &str, t: &Tensor| taps.as_mut().is_some_and(|ts| ts.offer(name, t));
         let c = self.cond_net.forward(p, cond, pass)?;
         let fea = self.conv0.forward(p, x, pass)?;
+        if offer("conv0", &fea) {
+            return Ok(None);
+        }
         let mut h = fea.clone();
-        for block in &mut self.blocks {
+        for (i, block) in self.blocks.iter_mut().enumerate() {
             h = block.forward(p, &h, &c, pass)?;
+            if offer(&format!("rb{}", i + 1), &h) {
+                return Ok(None);
+            }
         }
         h = self.sft_last.forward(p, &h, &c, pass)?;
         h = self.conv_body.forward(p, &h, pass)?;
-        self.hr.forward(p, &ew::add(&fea, &h)?, pass)
+        h = ew::add(&fea, &h)?;
+        if tapping {
+            // HR_branch.0 and .1: the first upsampling conv and its pixel shuffle.
+            for layer in &mut self.hr.layers[..2] {
+                h = layer.forward(p, &h, pass)?;
+            }
+            offer("up1", &h);
+            return Ok(None);
+        }
+        Ok(Some(self.hr.forward(p, &h, pass)?))
     }
 
     /// dL/dx when `want.input`; parameter gradients (the condition network's included) added
@@ -257,5 +308,74 @@ impl SftGenerator {
             self.cond_net.backward(p, &dcond, Want::PARAMS)?;
         }
         Ok(dx)
+    }
+}
+
+impl Layer for SftGenerator {
+    /// The output for `x` and the maps last given to [`SrNet::set_condition`].
+    fn forward(&mut self, p: &mut Params, x: &Tensor, pass: Pass) -> Result<Tensor> {
+        let maps = self.maps.clone().ok_or_else(|| anyhow!("sftgan: no condition maps were given"))?;
+        SftGenerator::forward(self, p, x, &maps, pass)
+    }
+
+    fn backward(&mut self, p: &mut Params, dy: &Tensor, want: Want) -> Result<Option<Tensor>> {
+        SftGenerator::backward(self, p, dy, want)
+    }
+}
+
+impl SrNet for SftGenerator {
+    fn arch(&self) -> &Arch {
+        &self.arch
+    }
+
+    fn tap_names(&self) -> Vec<String> {
+        let mut v = vec!["conv0".to_string()];
+        v.extend((1..=self.blocks.len()).map(|i| format!("rb{i}")));
+        v.push("up1".to_string());
+        v
+    }
+
+    fn features(&mut self, p: &mut Params, x: &Tensor, taps: &[String]) -> Result<Vec<Tensor>> {
+        let names = self.tap_names();
+        let mut set = TapSet::new(taps, &names)?;
+        let maps = self.maps.clone().ok_or_else(|| anyhow!("sftgan: no condition maps were given"))?;
+        if !set.done() {
+            self.run(p, x, &maps, Pass::EVAL, Some(&mut set))?;
+        }
+        set.finish()
+    }
+
+    fn condition(&self) -> Option<Condition> {
+        Some(Condition { channels: self.spec.cond_in, down: self.spec.cond_down })
+    }
+
+    fn set_condition(&mut self, maps: Tensor) -> Result<()> {
+        let (_, c, _, _) = maps.dims4()?;
+        ensure!(
+            c == self.spec.cond_in,
+            "sftgan: {c} condition maps given, the network reads {}",
+            self.spec.cond_in
+        );
+        self.maps = Some(maps);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_strings_name_the_sizes_and_default_to_the_reference() {
+        let a: Arch = "sftgan,nf=8,nb=2,cond=2,cond_down=1".parse().unwrap();
+        let r = SftSpec::REFERENCE;
+        let want = SftSpec { nf: 8, nb: 2, cond_in: 2, cond_down: 1, ..r };
+        assert_eq!(a.sft_spec(), Some(want));
+        assert_eq!("sftgan".parse::<Arch>().unwrap().sft_spec(), Some(r));
+        assert_eq!(a.scale(), 4);
+        assert!("sftgan,cond_down=0".parse::<Arch>().is_err());
+        let (net, _) = a.declare().unwrap();
+        assert_eq!(net.condition(), Some(Condition { channels: 2, down: 1 }));
+        assert_eq!(net.tap_names(), ["conv0", "rb1", "rb2", "up1"]);
     }
 }
