@@ -2,6 +2,7 @@
 //! step; LR patches equal the same patch of the whole image degraded; clear errors.
 
 use ddr_engine::data::degrade::{apply_all, Pipeline};
+use ddr_engine::data::degrade_map::{degrade_varying, VaryingDegradation};
 use ddr_engine::data::loader::{Batch, Loader, LoaderConfig};
 use ddr_engine::data::pack::{Pack, PackWriter};
 use ddr_engine::Rng;
@@ -37,6 +38,7 @@ fn cfg(spec: &str, scale: usize, workers: usize) -> LoaderConfig {
         augment: true,
         degradations: spec.parse().unwrap(),
         round_lr: true,
+        varying: None,
         seed: 42,
         workers,
         prefetch: 3,
@@ -162,4 +164,54 @@ fn probabilities_are_honoured() {
     assert!((12..=38).contains(&blurred) && (12..=38).contains(&noisy), "{blurred} {noisy}");
     let pipeline: Pipeline = "blur:21:2@0.5,bilinear:1/4,noise:25.5@0.5".parse().unwrap();
     assert_eq!(pipeline.steps.len(), b.samples[0].steps.len());
+}
+
+/// Varying degradations: each sample is its HR patch degraded on its own with the sample's draws,
+/// its maps flipped with it; the same (seed, step) gives the same bytes whatever the workers; a
+/// pipeline beside them is refused.
+#[test]
+fn varying_degradations_carry_their_maps_with_the_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = make_pack(&dir.path().join("p.pack"), &[(70, 90), (83, 61)]);
+    let v = VaryingDegradation { blur_max: 3.0, noise_max: 30.0, kernel: 13 };
+    let with = |workers, augment| LoaderConfig { varying: Some(v), augment, ..cfg("", 4, workers) };
+    let b = Loader::new(pack.clone(), with(0, false)).unwrap().batch(3).unwrap();
+    let cond = b.cond.as_ref().expect("maps");
+    assert_eq!(cond.shape(), [5, 2, 32, 32]);
+    let maps = cond.to_vec().unwrap();
+    assert!(maps.iter().all(|m| (0.0..=1.0).contains(m)));
+    // Unaugmented, each sample's maps are the ramps drawn for it, sampled on the HR patch.
+    let lr = b.lr.to_vec().unwrap();
+    for (i, s) in b.samples.iter().enumerate() {
+        let hr = pack.window(s.image, s.y * 4, s.x * 4, 32, 32).unwrap();
+        let map = &maps[i * 2 * 32 * 32..(i + 1) * 2 * 32 * 32];
+        // The sample's random stream is private to the loader, so the maps are checked by their
+        // geometry: each is a linear ramp (second differences vanish).
+        for plane in map.chunks_exact(32 * 32) {
+            for y in 0..32 {
+                for x in 1..31 {
+                    let d2 = plane[y * 32 + x - 1] - 2.0 * plane[y * 32 + x] + plane[y * 32 + x + 1];
+                    assert!(d2.abs() < 1e-5, "sample {i}: the map is not a ramp");
+                }
+            }
+        }
+        // The LR patch is the HR patch's degradation: close to its bicubic shrink on average.
+        let mut rng = Rng::new(0);
+        let clean =
+            degrade_varying(&hr, 4, &VaryingDegradation { blur_max: 0.0, noise_max: 0.0, ..v }, &mut rng)
+                .unwrap();
+        let mine = &lr[i * 3 * 64..(i + 1) * 3 * 64];
+        let mean_diff: f32 = mine.iter().zip(&clean.lr.data).map(|(a, b)| (a - b).abs()).sum::<f32>() / 192.0;
+        assert!(mean_diff < 0.1, "sample {i}: LR is far from its HR patch ({mean_diff})");
+    }
+    let want = bytes(&Loader::new(pack.clone(), with(0, true)).unwrap().batch(5).unwrap());
+    let mut l = Loader::new(pack.clone(), with(2, true)).unwrap();
+    l.seek(5);
+    let got = l.next().unwrap();
+    assert_eq!(bytes(&got), want);
+    let a = Loader::new(pack.clone(), with(0, true)).unwrap().batch(5).unwrap();
+    assert_eq!(a.cond.unwrap().to_vec().unwrap(), got.cond.unwrap().to_vec().unwrap());
+    let both = LoaderConfig { varying: Some(v), ..cfg("noise:5", 4, 0) };
+    let e = Loader::new(pack, both).err().expect("refused").to_string();
+    assert!(e.contains("replace the degradation pipeline"), "{e}");
 }

@@ -16,9 +16,12 @@ use super::imresize::imresize;
 use super::Image;
 use crate::{Result, Rng};
 use anyhow::ensure;
+use serde::{Deserialize, Serialize};
 
-/// The largest blur and noise a [`VaryingDegradation`] draws.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The largest blur and noise a [`VaryingDegradation`] draws (`[data] varying = { blur_max = 4,
+/// noise_max = 50, kernel = 21 }` in a training configuration).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VaryingDegradation {
     /// Largest Gaussian blur sigma, in HR pixels.
     pub blur_max: f64,
@@ -26,6 +29,20 @@ pub struct VaryingDegradation {
     pub noise_max: f64,
     /// Side of the blur kernel (odd); 4 sigma on each side of the largest blur is enough.
     pub kernel: usize,
+}
+
+impl VaryingDegradation {
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.blur_max >= 0.0
+                && self.noise_max >= 0.0
+                && self.blur_max.is_finite()
+                && self.noise_max.is_finite(),
+            "varying degradation: blur_max and noise_max must be finite and >= 0"
+        );
+        ensure!(self.kernel % 2 == 1, "varying degradation: kernel must be odd, not {}", self.kernel);
+        Ok(())
+    }
 }
 
 /// Channels of the condition: the blur map, then the noise map.

@@ -24,6 +24,7 @@
 //! the prefetch depth, not on the size of the pack.
 
 use super::degrade::{Applied, Pipeline};
+use super::degrade_map::{degrade_varying, VaryingDegradation, MAP_CHANNELS};
 use super::pack::Pack;
 use super::Image;
 use crate::{Device, Result, Rng, Tensor};
@@ -56,6 +57,10 @@ pub struct LoaderConfig {
     pub degradations: Pipeline,
     /// Round LR to 8-bit levels at the end, as a stored LR image would be.
     pub round_lr: bool,
+    /// Blur and noise that vary across each patch, instead of `degradations`: each HR patch is
+    /// blurred on its own (reflected borders), shrunk by bicubic and made noisy, and the batch
+    /// carries the per-pixel maps (`Batch::cond`), flipped with the patch.
+    pub varying: Option<VaryingDegradation>,
     pub seed: u64,
     /// Background threads computing batches ahead; 0 computes each batch in `next()`.
     pub workers: usize,
@@ -72,6 +77,7 @@ impl Default for LoaderConfig {
             augment: true,
             degradations: Pipeline::default(),
             round_lr: true,
+            varying: None,
             seed: 0,
             workers: 1,
             prefetch: 4,
@@ -101,6 +107,9 @@ pub struct Batch {
     pub lr: Tensor,
     /// [B, 3, p*scale, p*scale]
     pub hr: Tensor,
+    /// With varying degradations, their maps: [B, 2, p*scale, p*scale] (blur, noise; each over
+    /// its maximum).
+    pub cond: Option<Tensor>,
     pub samples: Vec<SampleInfo>,
 }
 
@@ -108,6 +117,7 @@ pub struct Batch {
 struct RawBatch {
     lr: Vec<f32>,
     hr: Vec<f32>,
+    cond: Vec<f32>,
     samples: Vec<SampleInfo>,
 }
 
@@ -169,7 +179,9 @@ impl Applied {
 }
 
 impl Source {
-    fn sample(&self, step: u64, i: usize) -> Result<(Image, Image, SampleInfo)> {
+    /// Sample `i` of batch `step`: LR, HR, the condition maps (empty without varying
+    /// degradations) and what was drawn.
+    fn sample(&self, step: u64, i: usize) -> Result<(Image, Image, Vec<f32>, SampleInfo)> {
         let cfg = &self.cfg;
         let (p, s) = (cfg.lr_patch, cfg.scale);
         let mut rng = Rng::derive(cfg.seed, &[LOADER_STREAM, step, i as u64]);
@@ -184,6 +196,18 @@ impl Source {
         } else {
             (false, false, false)
         };
+        let flip = |img: &Image| augment(img, hflip, vflip, transpose);
+        if let Some(v) = &cfg.varying {
+            let hr = self.pack.window(image, y * s, x * s, p * s, p * s)?;
+            let d = degrade_varying(&hr, s, v, &mut rng)?;
+            let mut lr = d.lr;
+            if cfg.round_lr {
+                lr.quantize();
+            }
+            let maps = flip(&Image::new(MAP_CHANNELS, p * s, p * s, d.maps)?);
+            let info = SampleInfo { image, y, x, hflip, vflip, transpose, steps: vec![] };
+            return Ok((flip(&lr), flip(&hr), maps.data, info));
+        }
 
         // Walk the applied steps backwards from the LR patch to the HR window they need.
         let active: Vec<&Applied> = steps.iter().flatten().collect();
@@ -215,9 +239,8 @@ impl Source {
         if cfg.round_lr {
             lr.quantize();
         }
-        let (lr, hr) = (augment(&lr, hflip, vflip, transpose), augment(&hr, hflip, vflip, transpose));
         let info = SampleInfo { image, y, x, hflip, vflip, transpose, steps };
-        Ok((lr, hr, info))
+        Ok((flip(&lr), flip(&hr), vec![], info))
     }
 
     fn batch(&self, step: u64) -> Result<RawBatch> {
@@ -226,13 +249,15 @@ impl Source {
         let mut out = RawBatch {
             lr: Vec::with_capacity(cfg.batch * 3 * p * p),
             hr: Vec::with_capacity(cfg.batch * 3 * p * p * s * s),
+            cond: Vec::new(),
             samples: Vec::with_capacity(cfg.batch),
         };
         for i in 0..cfg.batch {
-            let (lr, hr, info) =
+            let (lr, hr, cond, info) =
                 self.sample(step, i).with_context(|| format!("loader step {step}, sample {i}"))?;
             out.lr.extend_from_slice(&lr.data);
             out.hr.extend_from_slice(&hr.data);
+            out.cond.extend_from_slice(&cond);
             out.samples.push(info);
         }
         Ok(out)
@@ -267,6 +292,14 @@ impl Loader {
             "batch, patch and scale must be positive"
         );
         ensure!(!pack.is_empty(), "{}: the pack holds no image", pack.path().display());
+        if let Some(v) = &cfg.varying {
+            v.validate()?;
+            ensure!(
+                cfg.degradations.steps.is_empty(),
+                "loader: varying degradations replace the degradation pipeline; `{}` cannot go with them",
+                cfg.degradations
+            );
+        }
         let mut pipeline = cfg.degradations.clone();
         if !pipeline.steps.iter().any(|s| s.op.factor().is_some()) {
             let spec = format!("bicubic:1/{}", cfg.scale);
@@ -336,6 +369,10 @@ impl Loader {
             step,
             lr: Tensor::from_vec(raw.lr, &[b, 3, p, p], &Device::Cpu)?,
             hr: Tensor::from_vec(raw.hr, &[b, 3, p * s, p * s], &Device::Cpu)?,
+            cond: match cfg.varying {
+                Some(_) => Some(Tensor::from_vec(raw.cond, &[b, MAP_CHANNELS, p * s, p * s], &Device::Cpu)?),
+                None => None,
+            },
             samples: raw.samples,
         })
     }

@@ -191,6 +191,7 @@ pub fn train_config(net: &Network, scale: Scale, out: &Path, inputs: &Inputs) ->
             val_degradations: String::new(),
             val_crop: 256,
             val_images: 5,
+            varying: None,
         },
         optim: OptimConfig { loss: PixelLoss::L1, lr, ..OptimConfig::default() },
         schedule,

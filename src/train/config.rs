@@ -3,6 +3,7 @@
 //! silently leaves a default in place. Relative paths are relative to the working directory.
 
 use super::schedule::Schedule;
+use crate::data::degrade_map::{VaryingDegradation, MAP_CHANNELS};
 use crate::nn::models::Arch;
 use crate::Result;
 use anyhow::{bail, ensure, Context};
@@ -116,6 +117,12 @@ pub struct DataConfig {
     /// At most this many validation images.
     #[serde(default = "default_val_images")]
     pub val_images: usize,
+    /// Blur and noise that vary across each patch, with their per-pixel maps (what an SFT network
+    /// is conditioned on), instead of `degradations`: `{ blur_max = 4.0, noise_max = 50.0,
+    /// kernel = 21 }` (blur sigma in HR pixels, noise sigma on the 0-255 scale). Validation
+    /// images get such degradations too, drawn from a fixed seed.
+    #[serde(default)]
+    pub varying: Option<VaryingDegradation>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,11 +298,28 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
-        ensure!(
-            self.model.sft_spec().is_none(),
-            "model.kind = \"sftgan\" cannot be trained yet: the training data path does not deliver \
-             condition maps (`sr --cond` runs such a network)"
-        );
+        if let Some(v) = &self.data.varying {
+            v.validate().context("data.varying")?;
+            ensure!(
+                self.data.degradations.is_empty() && self.data.val_degradations.is_empty(),
+                "data.varying replaces data.degradations and data.val_degradations: leave them empty"
+            );
+        }
+        if let Some(sft) = self.model.sft_spec() {
+            ensure!(
+                self.data.varying.is_some(),
+                "model.kind = \"sftgan\" reads condition maps: set data.varying (blur and noise that vary \
+                 across each patch, whose maps the network reads)"
+            );
+            ensure!(
+                sft.cond_in == MAP_CHANNELS && sft.cond_down == self.model.scale(),
+                "model: data.varying gives {MAP_CHANNELS} maps at HR size; set cond_in = {MAP_CHANNELS} and \
+                 cond_down = {} (got {} and {})",
+                self.model.scale(),
+                sft.cond_in,
+                sft.cond_down
+            );
+        }
         self.schedule.validate()?;
         ensure!(self.run.iterations > 0, "run.iterations must be > 0");
         ensure!(self.data.batch > 0 && self.data.lr_patch > 0, "data.batch and data.lr_patch must be > 0");

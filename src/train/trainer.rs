@@ -9,6 +9,7 @@
 use super::config::TrainConfig;
 use super::gan::{pixel_loss, Gan, Terms};
 use crate::data::degrade::Pipeline;
+use crate::data::degrade_map::{degrade_varying, MAP_CHANNELS};
 use crate::data::imresize::imresize;
 use crate::data::loader::{Loader, LoaderConfig};
 use crate::data::pack::Pack;
@@ -16,7 +17,7 @@ use crate::data::testset::{degrade_rounded, load_photos};
 use crate::data::{prepare::mod_crop, Image};
 use crate::device::memory::ensure_fits;
 use crate::device::Device;
-use crate::infer::super_resolve;
+use crate::infer::super_resolve_with;
 use crate::metrics::image::psnr;
 use crate::nn::checkpoint::{self, AdamState, Checkpoint, WeightSet};
 use crate::nn::models::SrNet;
@@ -28,11 +29,22 @@ use anyhow::{ensure, Context};
 use std::path::Path;
 use std::sync::Arc;
 
-/// One validation image: HR, its 8-bit degraded LR, and the bicubic upscaling's PSNR-Y.
+/// One validation image: HR, its 8-bit degraded LR (with the degradation maps when they vary
+/// across the frame), and the bicubic upscaling's PSNR-Y.
 struct ValImage {
     hr: Image,
     lr: Image,
+    maps: Option<Image>,
     bicubic_psnr_y: f64,
+}
+
+/// First key of the validation set's random stream (varying degradations).
+const VAL_STREAM: u64 = 0x0056_414C; // "VAL"
+
+/// What a conditioned network reads of maps that are there anyway: unconditioned networks
+/// trained on the same data (SFT-GAN's comparisons) ignore them.
+fn maps_for<'a, T>(net: &dyn SrNet, maps: Option<&'a T>) -> Option<&'a T> {
+    net.condition().and(maps)
 }
 
 /// What one iteration did.
@@ -114,6 +126,7 @@ impl Trainer {
                 augment: cfg.data.augment,
                 degradations,
                 round_lr: true,
+                varying: cfg.data.varying,
                 seed: cfg.run.seed,
                 workers: cfg.data.workers,
                 prefetch: PREFETCH,
@@ -185,6 +198,9 @@ impl Trainer {
         let batch = self.loader.next()?;
         debug_assert_eq!(batch.step, step);
         let (lr, hr) = (batch.lr.to_device(dev)?, batch.hr.to_device(dev)?);
+        if let Some(maps) = maps_for(self.net.as_ref(), batch.cond.as_ref()) {
+            self.net.set_condition(maps.to_device(dev)?)?;
+        }
         let y = self.net.forward(&mut self.p, &lr, Pass::TRAIN)?;
         let (loss, mut terms, dy) = match &mut self.gan {
             None => {
@@ -234,7 +250,8 @@ impl Trainer {
         let mut scores = |p: &mut Params| -> Result<(f64, f64)> {
             let mut sums = (0.0, 0.0);
             for v in val {
-                let sr = super_resolve(net, p, &v.lr, None)?;
+                let maps = maps_for(net, v.maps.as_ref());
+                let sr = super_resolve_with(net, p, &v.lr, maps, None)?;
                 let s = net.arch().scale();
                 sums.0 += psnr(&sr, &v.hr, s, false);
                 sums.1 += psnr(&sr, &v.hr, s, true);
@@ -299,7 +316,7 @@ impl Trainer {
 
 /// The validation images: the photos of `spec` ("builtin" or a folder), mod-cropped to the scale,
 /// centre-cropped to `data.val_crop`, degraded by `data.val_degradations` (default: bicubic
-/// 1/scale) and rounded to 8 bits.
+/// 1/scale) or by `data.varying` (drawn from a fixed stream, per image), and rounded to 8 bits.
 fn load_val(spec: &str, cfg: &TrainConfig) -> Result<Vec<ValImage>> {
     let (scale, crop) = (cfg.model.scale(), cfg.data.val_crop);
     let pipeline: Pipeline = if cfg.data.val_degradations.is_empty() {
@@ -312,20 +329,29 @@ fn load_val(spec: &str, cfg: &TrainConfig) -> Result<Vec<ValImage>> {
         .with_context(|| "data.val")?
         .into_iter()
         .take(cfg.data.val_images)
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             let mut hr = Image::from_rgb8(&mod_crop(&p, scale));
             if crop > 0 && (hr.h > crop || hr.w > crop) {
                 let (ch, cw) = (crop.min(hr.h) / scale * scale, crop.min(hr.w) / scale * scale);
                 hr = hr.crop((hr.h - ch) / 2, (hr.w - cw) / 2, ch, cw)?;
             }
-            let (lr, _) = degrade_rounded(&hr, &pipeline, &mut rng)?;
+            let (lr, maps) = match &cfg.data.varying {
+                Some(v) => {
+                    let d = degrade_varying(&hr, scale, v, &mut Rng::derive(0, &[VAL_STREAM, i as u64]))?;
+                    let mut lr = d.lr;
+                    lr.quantize();
+                    (lr, Some(Image::new(MAP_CHANNELS, hr.h, hr.w, d.maps)?))
+                }
+                None => (degrade_rounded(&hr, &pipeline, &mut rng)?.0, None),
+            };
             ensure!(
                 lr.h * scale == hr.h && lr.w * scale == hr.w,
                 "data.val_degradations must shrink by exactly 1/{scale}"
             );
             let bicubic = imresize(&lr, scale as f64)?;
             let bicubic_psnr_y = psnr(&bicubic, &hr, scale, true);
-            Ok(ValImage { hr, lr, bicubic_psnr_y })
+            Ok(ValImage { hr, lr, maps, bicubic_psnr_y })
         })
         .collect()
 }

@@ -54,6 +54,7 @@ pub fn bench_loader(a: BenchArgs) -> Result<()> {
         augment: true,
         degradations: a.degradations,
         round_lr: true,
+        varying: None,
         seed: a.seed,
         workers: a.workers,
         prefetch: a.prefetch,
