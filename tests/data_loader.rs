@@ -173,7 +173,7 @@ fn probabilities_are_honoured() {
 fn varying_degradations_carry_their_maps_with_the_patch() {
     let dir = tempfile::tempdir().unwrap();
     let pack = make_pack(&dir.path().join("p.pack"), &[(70, 90), (83, 61)]);
-    let v = VaryingDegradation { blur_max: 3.0, noise_max: 30.0, kernel: 13 };
+    let v = VaryingDegradation { blur_max: 3.0, noise_max: 30.0, kernel: 13, blind: false };
     let with = |workers, augment| LoaderConfig { varying: Some(v), augment, ..cfg("", 4, workers) };
     let b = Loader::new(pack.clone(), with(0, false)).unwrap().batch(3).unwrap();
     let cond = b.cond.as_ref().expect("maps");

@@ -29,6 +29,10 @@ pub struct VaryingDegradation {
     pub noise_max: f64,
     /// Side of the blur kernel (odd); 4 sigma on each side of the largest blur is enough.
     pub kernel: usize,
+    /// Hand over maps of zeros (the degradations still vary): a conditioned network trained so
+    /// is the same generator without conditions, SFT-GAN's ablation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blind: bool,
 }
 
 impl VaryingDegradation {
@@ -170,7 +174,8 @@ pub fn degrade_with(
     }
     let mut maps = Vec::with_capacity(MAP_CHANNELS * hr.h * hr.w);
     for (map, max) in [(&blur_hr, spec.blur_max), (&noise_hr, spec.noise_max)] {
-        maps.extend(map.iter().map(|&s| if max > 0.0 { (s / max) as f32 } else { 0.0 }));
+        let known = max > 0.0 && !spec.blind;
+        maps.extend(map.iter().map(|&s| if known { (s / max) as f32 } else { 0.0 }));
     }
     Ok(Degraded { lr, maps, blur, noise })
 }
@@ -216,7 +221,7 @@ mod tests {
     #[test]
     fn noise_follows_its_map_and_maps_are_normalised() {
         let hr = Image::new(3, 256, 256, vec![0.5; 3 * 256 * 256]).unwrap();
-        let spec = VaryingDegradation { blur_max: 4.0, noise_max: 50.0, kernel: 21 };
+        let spec = VaryingDegradation { blur_max: 4.0, noise_max: 50.0, kernel: 21, blind: false };
         let noise = Ramp { lo: 0.0, hi: 40.0, angle: 0.0 }; // rising left to right
         let d = degrade_with(&hr, 4, &spec, Ramp::constant(1.0), noise, &mut Rng::new(3)).unwrap();
         assert_eq!((d.lr.h, d.lr.w), (64, 64));
@@ -249,11 +254,16 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_bytes() {
         let hr = photo(32, 32, 4);
-        let spec = VaryingDegradation { blur_max: 3.0, noise_max: 30.0, kernel: 13 };
+        let spec = VaryingDegradation { blur_max: 3.0, noise_max: 30.0, kernel: 13, blind: false };
         let run = |seed| degrade_varying(&hr, 4, &spec, &mut Rng::new(seed)).unwrap();
         let (a, b, c) = (run(7), run(7), run(8));
         assert_eq!((&a.lr.data, &a.maps, a.blur, a.noise), (&b.lr.data, &b.maps, b.blur, b.noise));
         assert_ne!(a.lr.data, c.lr.data);
+        // Blind: the same degradation, maps of zeros.
+        let blind =
+            degrade_varying(&hr, 4, &VaryingDegradation { blind: true, ..spec }, &mut Rng::new(7)).unwrap();
+        assert_eq!(blind.lr.data, a.lr.data);
+        assert!(blind.maps.iter().all(|&m| m == 0.0) && a.maps.iter().any(|&m| m > 0.0));
         assert!(degrade_varying(&photo(30, 32, 5), 4, &spec, &mut Rng::new(1)).is_err());
     }
 }

@@ -119,8 +119,9 @@ pub struct DataConfig {
     pub val_images: usize,
     /// Blur and noise that vary across each patch, with their per-pixel maps (what an SFT network
     /// is conditioned on), instead of `degradations`: `{ blur_max = 4.0, noise_max = 50.0,
-    /// kernel = 21 }` (blur sigma in HR pixels, noise sigma on the 0-255 scale). Validation
-    /// images get such degradations too, drawn from a fixed seed.
+    /// kernel = 21 }` (blur sigma in HR pixels, noise sigma on the 0-255 scale; `blind = true`
+    /// hands over maps of zeros). Validation images get such degradations too, drawn from a
+    /// fixed seed.
     #[serde(default)]
     pub varying: Option<VaryingDegradation>,
 }
