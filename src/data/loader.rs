@@ -19,6 +19,10 @@
 //! Each image is used with its height and width cut down to a multiple of the scale (BasicSR's
 //! "mod crop"), so every resize step sees an exact integer ratio.
 //!
+//! **Varying degradations** (`LoaderConfig::varying`) are the exception: their blur and noise
+//! ramp across each patch, so the patch is the frame they are defined on, and it is degraded on
+//! its own (reflected borders). The batch then carries the per-pixel maps as well.
+//!
 //! **Memory.** Pixels are read straight from the pack's memory map, and the rows a crop touched
 //! are released right after (`Pack::release`), so resident memory depends on the batch size and
 //! the prefetch depth, not on the size of the pack.
