@@ -136,13 +136,7 @@ pub fn degrade_varying(
     spec: &VaryingDegradation,
     rng: &mut Rng,
 ) -> Result<Degraded> {
-    ensure!(
-        spec.blur_max >= 0.0
-            && spec.noise_max >= 0.0
-            && spec.blur_max.is_finite()
-            && spec.noise_max.is_finite(),
-        "varying degradation: blur_max and noise_max must be finite and >= 0"
-    );
+    spec.validate()?;
     ensure!(
         scale > 0 && hr.h.is_multiple_of(scale) && hr.w.is_multiple_of(scale),
         "varying degradation: a {}x{} image does not divide by {scale}",

@@ -22,6 +22,7 @@
 //! SFT layer is close to the identity. The reference ships test code only; it does not say.
 
 use super::{Arch, Condition, SrNet, TapSet};
+use crate::nn::layer::not_recorded;
 use crate::nn::layers::{Act, Activation, Conv2d, PixelShuffle};
 use crate::nn::{Init, Layer, ParamBuilder, Params, Pass, Sequential, Want};
 use crate::ops::conv2d::Conv2dSpec;
@@ -115,8 +116,7 @@ impl SftLayer {
 
     /// dL/dx and dL/dcond; the branches' parameter gradients are added when `params`.
     pub fn backward(&mut self, p: &mut Params, dy: &Tensor, params: bool) -> Result<(Tensor, Tensor)> {
-        let (x, scale) =
-            self.saved.take().ok_or_else(|| anyhow!("sft layer: backward without a recording forward"))?;
+        let (x, scale) = self.saved.take().ok_or_else(|| not_recorded("sft layer"))?;
         let (dx_scaled, dscale) = ew::mul_bwd(&x, &scale, dy, true, true)?;
         let dx = ew::add(&dx_scaled.expect("wanted"), dy)?;
         let want = Want { input: true, params };
