@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{bare_checkpoint, ddr, err, ok};
+use common::cli::{bare_checkpoint, ddr, err, ok, train_gan_smoke};
 use ddr_engine::data::{image_io, Image};
 use ddr_engine::infer::{super_resolve_with, Tiling};
 use ddr_engine::io::npy;
@@ -175,23 +175,8 @@ fn sftgan_trains_on_varying_degradations_and_runs_with_its_maps() {
     ]));
     assert!(dir.path().join("out/a.png").exists());
 
-    // GAN mode (SFT-GAN proper): from the MSE model, against a tiny discriminator and seeded
-    // random VGG19 weights (a smoke run: the perceptual loss measures nothing here).
-    let gan = cfg_text.replace(
-        "[run]\n",
-        "[optim]\nlr = 1e-4\n\n[gan]\nd_nf = 4\nvgg19_random_widths = [4, 8, 8, 8, 8]\n\n[run]\n",
-    );
-    let gan = format!("init_from = \"{}\"\n{gan}", s(&model));
-    let gan_run = dir.path().join("gan");
-    ok(ddr(&[
-        "train",
-        "--config",
-        &write("gan.toml", &gan),
-        "--out",
-        &s(&gan_run),
-        "--quiet",
-        "--vgg19-random",
-    ]));
+    // GAN mode, against SRGAN's discriminator here (tests/cli_sftgan_maps.rs uses SFT-GAN's).
+    let gan_run = train_gan_smoke(dir.path(), &cfg_text, &model, "");
     let gan_metrics = std::fs::read_to_string(gan_run.join("metrics.jsonl")).unwrap();
     assert!(gan_metrics.contains("\"l_g_gan\"") && gan_metrics.contains("\"l_d_real\""), "{gan_metrics}");
 

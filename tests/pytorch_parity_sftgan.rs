@@ -1,12 +1,13 @@
-//! ddr-engine's SFT-GAN generator against PyTorch on a committed fixture
-//! (tests/fixtures/sftgan/make_fixtures.py, the reference's SFT_Net at small sizes): every key
-//! name and shape, inference, and one training step's loss and parameter gradients, the
-//! condition network's included.
+//! ddr-engine's SFT-GAN generator and discriminator against PyTorch on committed fixtures
+//! (tests/fixtures/sftgan/make_fixtures.py, the reference's SFT_Net and ACD_VGG_BN_96 at small
+//! sizes): every key name and shape, inference, and one training step's loss and parameter
+//! gradients, the condition network's and both discriminator heads' included.
 
 mod common;
 
 use common::devices;
 use common::torch_fixture::{assert_grads_match, max_abs, max_abs_diff, tensor};
+use ddr_engine::nn::models::acd::AcdSpec;
 use ddr_engine::nn::models::sftgan::{SftGenerator, SftSpec};
 use ddr_engine::nn::{ParamBuilder, Pass, Want};
 use ddr_engine::ops::loss::l1_mean;
@@ -76,4 +77,50 @@ fn condition_maps_of_the_wrong_size_are_refused() {
     assert!(e.contains("[1, 3, 24, 20]"), "{e}");
     let bad = SftSpec { cond_down: 0, ..SPEC };
     assert!(SftGenerator::new(&mut ParamBuilder::new(), bad).is_err());
+}
+
+#[test]
+fn acd_discriminator_matches_pytorch() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sftgan/acd_small_io.safetensors");
+    let bytes = std::fs::read(path).unwrap();
+    let io = SafeTensors::deserialize(&bytes).unwrap();
+    let mut torch_keys: Vec<String> =
+        io.names().iter().filter_map(|n| n.strip_prefix("weight.")).map(str::to_string).collect();
+    torch_keys.sort();
+    for dev in devices("acd_discriminator_matches_pytorch") {
+        let (mut d, mut p) = AcdSpec { nf: 4, input: 32, classes: 8 }.build(&dev, 0).unwrap();
+        let mut ours: Vec<String> = p.specs().iter().map(|s| s.name.clone()).collect();
+        ours.sort();
+        assert_eq!(ours, torch_keys, "key names");
+        let mut values = Vec::new();
+        for s in p.specs() {
+            let (v, shape) = tensor(&io, &format!("weight.{}", s.name));
+            assert_eq!(shape, s.shape, "{}", s.name);
+            values.extend(v);
+        }
+        p.load_values(&values).unwrap();
+
+        // Training mode (batch statistics), both heads.
+        let (gan, cls) = d.forward_heads(&mut p, &input(&io, "input", &dev), Pass::TRAIN).unwrap();
+        for (name, got) in [("gan", &gan), ("cls", &cls)] {
+            let want = tensor(&io, name).0;
+            let diff = max_abs_diff(&got.to_vec().unwrap(), &want);
+            assert!(diff <= 1e-4 * max_abs(&want).max(1.0), "{name} logits on {dev} differ by {diff:e}");
+        }
+        let buffers = p.buffers.to_vec().unwrap();
+        for s in p.buffer_specs() {
+            let want = tensor(&io, &format!("after.{}", s.name)).0;
+            let diff = max_abs_diff(&buffers[s.range()], &want);
+            assert!(diff <= 1e-5 * max_abs(&want).max(1.0), "{} on {dev} differs by {diff:e}", s.name);
+        }
+        p.zero_grads().unwrap();
+        let dx = d
+            .backward_heads(&mut p, &input(&io, "dgan", &dev), Some(&input(&io, "dcls", &dev)), Want::ALL)
+            .unwrap()
+            .expect("an input gradient");
+        let want = tensor(&io, "grad_input").0;
+        let diff = max_abs_diff(&dx.to_vec().unwrap(), &want);
+        assert!(diff <= 1e-5 + 1e-3 * max_abs(&want), "input gradient on {dev} differs by {diff:e}");
+        assert_grads_match(&format!("{dev}"), &p, &io);
+    }
 }

@@ -1,9 +1,8 @@
 //! `ddr-engine sr`: run a trained network on images.
 
 use super::GlobalArgs;
-use crate::data::{image_io, Image};
+use crate::data::{cond_maps, image_io, Image};
 use crate::infer::{super_resolve_with, Tiling};
-use crate::io::npy::{self, NpyData};
 use crate::io::{clobbered, StagedDir};
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::Arch;
@@ -19,8 +18,9 @@ use std::path::{Path, PathBuf};
   ddr-engine sr --ckpt sft.safetensors --input lr_folder/ --cond maps_folder/ --output sr_folder/
 
 A conditioned network (SFT-GAN) reads per-pixel maps beside each image: --cond names a .npy
-file (one input image) or a folder holding <name>.npy for each input <name>.png; each holds a
-float32 or float64 array maps x height x width, at the size the network expects (for the
+file (one input image) or a folder holding, for each input <name>.png, either <name>.npy (a
+float32 or float64 array maps x height x width) or a folder <name>/ of grey PNGs, one map each
+in file-name order (level / 255). The maps have the size the network expects (for the
 reference layout, 4x the input's: HR-size segmentation probabilities or degradation maps).
 
 Each input image is written to --output as <name>.png (8-bit, values clipped to [0, 1]). The
@@ -49,51 +49,25 @@ pub struct SrArgs {
     /// Architecture for checkpoints that do not record one, e.g. msrresnet,nf=64,nb=16,scale=4,gr=true.
     #[arg(long, value_name = "SPEC")]
     arch: Option<Arch>,
-    /// Condition maps for a conditioned network: a .npy file, or a folder of <name>.npy.
+    /// Condition maps for a conditioned network: a .npy file, or a folder of <name>.npy or
+    /// <name>/ (PNG maps).
     #[arg(long, value_name = "PATH")]
     cond: Option<PathBuf>,
 }
 
-/// One image's condition maps from a `.npy` array `[maps, height, width]`.
-fn load_maps(path: &Path) -> Result<Image> {
-    let a = npy::read(path)?;
-    let &[c, h, w] = &a.shape[..] else {
-        bail!(
-            "{}: condition maps must be a 3-D array (maps x height x width), not of shape {:?}",
-            path.display(),
-            a.shape
-        )
-    };
-    let data: Vec<f32> = match a.data {
-        NpyData::F32(v) => v,
-        NpyData::F64(v) => v.into_iter().map(|x| x as f32).collect(),
-        other => {
-            bail!("{}: condition maps must be float32 or float64, not {}", path.display(), other.descr())
-        }
-    };
-    ensure!(
-        data.iter().all(|v| v.is_finite()),
-        "{}: the condition maps hold NaN or infinite values",
-        path.display()
-    );
-    Image::new(c, h, w, data)
-}
-
-/// Where the maps of input `image` are: `cond` itself when it is a file, `<cond>/<stem>.npy` when
-/// it is a folder.
+/// Where the maps of input `image` are: `cond` itself when it is a `.npy` file (one input),
+/// else `<cond>/<stem>.npy` or the PNG folder `<cond>/<stem>/`.
 fn maps_path(cond: &Path, image: &Path, inputs: usize) -> Result<PathBuf> {
     if !cond.is_dir() {
         ensure!(
             inputs == 1,
-            "--cond {} is one file, for {inputs} input images: give a folder of <name>.npy",
+            "--cond {} is one file, for {inputs} input images: give a folder of <name>.npy or <name>/ maps",
             cond.display()
         );
         return Ok(cond.to_path_buf());
     }
     let stem = image.file_stem().unwrap_or_default().to_string_lossy();
-    let path = cond.join(format!("{stem}.npy"));
-    ensure!(path.is_file(), "no condition maps for {}: {} does not exist", image.display(), path.display());
-    Ok(path)
+    cond_maps::find(cond, &stem).with_context(|| format!("--cond for {}", image.display()))
 }
 
 pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
@@ -140,7 +114,7 @@ pub fn run(global: &GlobalArgs, a: &SrArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     for (path, maps) in inputs.iter().zip(&maps) {
         let img = Image::from_rgb8(&image_io::load(path)?);
-        let maps = maps.as_deref().map(load_maps).transpose()?;
+        let maps = maps.as_deref().map(cond_maps::read).transpose()?;
         let out = super_resolve_with(net.as_mut(), &mut p, &img, maps.as_ref(), tiling)
             .with_context(|| format!("super-resolving {}", path.display()))?;
         image_io::save_png(&staged.path().join(name(path)), &out.to_rgb8()?)?;

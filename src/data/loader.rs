@@ -23,6 +23,10 @@
 //! ramp across each patch, so the patch is the frame they are defined on, and it is degraded on
 //! its own (reflected borders). The batch then carries the per-pixel maps as well.
 //!
+//! **User maps** (`Loader::with_maps`: a second pack, entry for entry with the photos', from
+//! `data pack --maps`) are cut at the HR patch's place and flipped with it; the batch carries
+//! them as its condition.
+//!
 //! **Memory.** Pixels are read straight from the pack's memory map, and the rows a crop touched
 //! are released right after (`Pack::release`), so resident memory depends on the batch size and
 //! the prefetch depth, not on the size of the pack.
@@ -112,7 +116,7 @@ pub struct Batch {
     /// [B, 3, p*scale, p*scale]
     pub hr: Tensor,
     /// With varying degradations, their maps: [B, 2, p*scale, p*scale] (blur, noise; each over
-    /// its maximum).
+    /// its maximum); with user maps, theirs: [B, K, p*scale, p*scale].
     pub cond: Option<Tensor>,
     pub samples: Vec<SampleInfo>,
 }
@@ -131,6 +135,8 @@ type Span = (usize, usize);
 /// Everything a batch is computed from, shared with the workers.
 struct Source {
     pack: Arc<Pack>,
+    /// User-supplied condition maps, entry for entry with `pack` (`data pack --maps`).
+    maps: Option<Arc<Pack>>,
     cfg: LoaderConfig,
     pipeline: Pipeline,
 }
@@ -243,8 +249,12 @@ impl Source {
         if cfg.round_lr {
             lr.quantize();
         }
+        let cond = match &self.maps {
+            Some(m) => flip(&m.window(image, y * s, x * s, p * s, p * s)?).data,
+            None => Vec::new(),
+        };
         let info = SampleInfo { image, y, x, hflip, vflip, transpose, steps };
-        Ok((flip(&lr), flip(&hr), vec![], info))
+        Ok((flip(&lr), flip(&hr), cond, info))
     }
 
     fn batch(&self, step: u64) -> Result<RawBatch> {
@@ -291,6 +301,44 @@ fn augment(img: &Image, hflip: bool, vflip: bool, transpose: bool) -> Image {
 impl Loader {
     /// Checks the configuration against the pack; starts no thread until the first `next()`.
     pub fn new(pack: Arc<Pack>, cfg: LoaderConfig) -> Result<Loader> {
+        Self::with_maps(pack, None, cfg)
+    }
+
+    /// [`Loader::new`] with condition maps read beside the photos: `maps` holds, entry for
+    /// entry, the maps of `pack`'s images at their size; each batch carries the HR patch's maps
+    /// (`Batch::cond`), flipped with it.
+    pub fn with_maps(pack: Arc<Pack>, maps: Option<Arc<Pack>>, cfg: LoaderConfig) -> Result<Loader> {
+        if let Some(m) = &maps {
+            ensure!(
+                cfg.varying.is_none(),
+                "loader: varying degradations bring their own maps; user maps cannot go with them"
+            );
+            ensure!(
+                m.len() == pack.len(),
+                "{} holds {} entries, the photos' pack {} {}: pack photos and maps together (data pack --maps)",
+                m.path().display(),
+                m.len(),
+                pack.path().display(),
+                pack.len()
+            );
+            let channels = m.entries().first().map_or(0, |e| e.c);
+            for (e, f) in pack.entries().iter().zip(m.entries()) {
+                ensure!(
+                    (&e.name, e.h, e.w, channels) == (&f.name, f.h, f.w, f.c),
+                    "{}: entry `{}` ({}x{}, {} maps) does not match the photo `{}` ({}x{}) of {} \
+                     (or the maps before it)",
+                    m.path().display(),
+                    f.name,
+                    f.h,
+                    f.w,
+                    f.c,
+                    e.name,
+                    e.h,
+                    e.w,
+                    pack.path().display()
+                );
+            }
+        }
         ensure!(
             cfg.batch > 0 && cfg.lr_patch > 0 && cfg.scale > 0,
             "batch, patch and scale must be positive"
@@ -349,7 +397,7 @@ impl Loader {
                 e.w
             );
         }
-        Ok(Loader { src: Arc::new(Source { pack, cfg, pipeline }), next_step: 0, prefetch: None })
+        Ok(Loader { src: Arc::new(Source { pack, maps, cfg, pipeline }), next_step: 0, prefetch: None })
     }
 
     pub fn config(&self) -> &LoaderConfig {
@@ -373,9 +421,15 @@ impl Loader {
             step,
             lr: Tensor::from_vec(raw.lr, &[b, 3, p, p], &Device::Cpu)?,
             hr: Tensor::from_vec(raw.hr, &[b, 3, p * s, p * s], &Device::Cpu)?,
-            cond: match cfg.varying {
-                Some(_) => Some(Tensor::from_vec(raw.cond, &[b, MAP_CHANNELS, p * s, p * s], &Device::Cpu)?),
-                None => None,
+            cond: match (cfg.varying, &self.src.maps) {
+                (Some(_), _) => {
+                    Some(Tensor::from_vec(raw.cond, &[b, MAP_CHANNELS, p * s, p * s], &Device::Cpu)?)
+                }
+                (None, Some(m)) => {
+                    let k = m.entries()[0].c;
+                    Some(Tensor::from_vec(raw.cond, &[b, k, p * s, p * s], &Device::Cpu)?)
+                }
+                (None, None) => None,
             },
             samples: raw.samples,
         })

@@ -19,6 +19,7 @@
 //! drops straight into an NCHW tensor. On disk and in packs images are 8-bit RGB, rows of
 //! interleaved pixels (HWC), as image files store them.
 
+pub mod cond_maps;
 pub mod degrade;
 pub mod degrade_map;
 pub mod degrade_set;

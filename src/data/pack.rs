@@ -7,7 +7,7 @@
 //!       magic "DDRPACK\0" | version u32 | count u32 | table offset u64 | table length u64 |
 //!       file length u64 | table CRC-32 u32 | preamble CRC-32 u32 (of bytes 0..44) | 16 zero bytes
 //! 64  pixels: image after image, each h rows of w pixels of c bytes (HWC), starting on a
-//!     64-byte boundary
+//!     64-byte boundary (c is 3 for photos, 1 to 64 for a pack of condition maps)
 //! ..  table: `count` entries of 48 bytes
 //!       h u32 | w u32 | c u32 | pixel CRC-32 u32 | offset u64 | length u64 |
 //!       name offset u32 | name length u32 | 8 zero bytes
@@ -38,6 +38,8 @@ pub const VERSION: u32 = 1;
 const PREAMBLE: usize = 64;
 const ENTRY: usize = 48;
 const ALIGN: u64 = 64;
+/// Photos have 3 channels (or 1); a pack of condition maps has one channel per map.
+pub const MAX_CHANNELS: usize = super::cond_maps::MAX_MAPS;
 
 /// Where one image lives in a pack.
 #[derive(Clone, Debug, PartialEq)]
@@ -284,7 +286,10 @@ fn parse(b: &[u8]) -> Result<(Vec<Entry>, usize)> {
         let name = std::str::from_utf8(name).map_err(|_| {
             anyhow::anyhow!("image {i}: its name is not UTF-8 ({})", String::from_utf8_lossy(name))
         })?;
-        ensure!(h > 0 && w > 0 && (c == 1 || c == 3), "image {i} (`{name}`): impossible shape {h}x{w}x{c}");
+        ensure!(
+            h > 0 && w > 0 && (1..=MAX_CHANNELS).contains(&c),
+            "image {i} (`{name}`): impossible shape {h}x{w}x{c}"
+        );
         // Checked: a forged shape must not wrap around to the recorded length.
         let want = (h as u64).checked_mul(w as u64).and_then(|v| v.checked_mul(c as u64));
         let want = want
@@ -342,7 +347,7 @@ impl PackWriter {
     /// Appends an image of `h` rows of `w` pixels of `c` bytes (HWC).
     pub fn add(&mut self, name: &str, h: usize, w: usize, c: usize, pixels: &[u8]) -> Result<()> {
         ensure!(
-            pixels.len() == h * w * c && h > 0 && w > 0 && (c == 1 || c == 3),
+            pixels.len() == h * w * c && h > 0 && w > 0 && (1..=MAX_CHANNELS).contains(&c),
             "`{name}`: {} bytes do not make a {h}x{w}x{c} image",
             pixels.len()
         );

@@ -10,12 +10,21 @@ use std::path::PathBuf;
 
 /// The PNG and JPEG photos of a folder (sorted by name), or the built-in ones for "builtin".
 pub fn load_photos(spec: &str) -> Result<Vec<RgbImage>> {
+    Ok(load_named_photos(spec)?.into_iter().map(|(_, p)| p).collect())
+}
+
+/// [`load_photos`] with each photo's file stem (where its condition maps are found).
+pub fn load_named_photos(spec: &str) -> Result<Vec<(String, RgbImage)>> {
+    let stem = |name: &str| name.rsplit_once('.').map_or(name, |(s, _)| s).to_owned();
     if spec == "builtin" {
-        return Ok(photos::builtin()?.into_iter().map(|(_, p)| p).collect());
+        return Ok(photos::builtin()?.into_iter().map(|(n, p)| (stem(n), p)).collect());
     }
     let (paths, _) = image_io::list_photos(&[PathBuf::from(spec)])?;
     ensure!(!paths.is_empty(), "no PNG or JPEG photos in {spec}");
-    paths.iter().map(|p| image_io::load(p)).collect()
+    paths
+        .iter()
+        .map(|p| Ok((p.file_stem().unwrap_or_default().to_string_lossy().into_owned(), image_io::load(p)?)))
+        .collect()
 }
 
 /// Indices of the photos at least `side` x `side`, in order; an error when there is none.

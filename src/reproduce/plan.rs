@@ -7,7 +7,7 @@ use crate::nn::models::Arch;
 use crate::probe::run::ProbeSettings;
 use crate::probe::study::layers_at_quarters;
 use crate::probe::testsets::parse_sets;
-use crate::train::config::{DataConfig, GanConfig, OptimConfig, PixelLoss, RunConfig};
+use crate::train::config::{DataConfig, DiscKind, GanConfig, OptimConfig, PixelLoss, RunConfig};
 use crate::train::schedule::Schedule;
 use crate::train::TrainConfig;
 use crate::Result;
@@ -192,6 +192,8 @@ pub fn train_config(net: &Network, scale: Scale, out: &Path, inputs: &Inputs) ->
             val_crop: 256,
             val_images: 5,
             varying: None,
+            maps: None,
+            val_maps: None,
         },
         optim: OptimConfig { loss: PixelLoss::L1, lr, ..OptimConfig::default() },
         schedule,
@@ -211,6 +213,7 @@ pub fn train_config(net: &Network, scale: Scale, out: &Path, inputs: &Inputs) ->
             vgg19: inputs.vgg19.map(Path::to_owned),
             vgg19_random: inputs.vgg19.is_none(),
             vgg19_random_widths: if inputs.vgg19.is_none() { SMALL_VGG } else { FULL_WIDTHS },
+            discriminator: DiscKind::Vgg,
         }),
     }
 }

@@ -61,6 +61,25 @@ pub struct GanConfig {
     /// The five block widths of the random VGG19 (torchvision's by default; smaller is faster).
     #[serde(default = "default_vgg19_widths")]
     pub vgg19_random_widths: [usize; 5],
+    /// Which discriminator: SRGAN's (`vgg`, BasicSR's VGGStyleDiscriminator, inputs a multiple
+    /// of 32) or SFT-GAN's (`acd`, ACD_VGG_BN_96 with its category head, inputs a multiple of 16:
+    /// 96 in the reference, i.e. data.lr_patch = 24 at x4).
+    #[serde(default, skip_serializing_if = "DiscKind::is_vgg")]
+    pub discriminator: DiscKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscKind {
+    #[default]
+    Vgg,
+    Acd,
+}
+
+impl DiscKind {
+    fn is_vgg(&self) -> bool {
+        *self == DiscKind::Vgg
+    }
 }
 
 impl GanConfig {
@@ -71,9 +90,16 @@ impl GanConfig {
             "gan.pixel_weight, gan.perceptual_weight and gan.gan_weight must be >= 0"
         );
         ensure!(self.d_lr > 0.0 && self.d_lr.is_finite(), "gan.d_lr must be a positive number");
-        crate::nn::models::discriminator::DiscSpec { nf: self.d_nf, input: hr_patch }
-            .validate()
-            .context("data.lr_patch * model.scale is the discriminator's input")?;
+        match self.discriminator {
+            DiscKind::Vgg => {
+                crate::nn::models::discriminator::DiscSpec { nf: self.d_nf, input: hr_patch }.validate()
+            }
+            DiscKind::Acd => {
+                crate::nn::models::acd::AcdSpec { nf: self.d_nf, input: hr_patch, ..Default::default() }
+                    .validate()
+            }
+        }
+        .context("data.lr_patch * model.scale is the discriminator's input")?;
         ensure!(batch >= 2, "GAN training needs data.batch >= 2 (the discriminator's BatchNorm)");
         ensure!(
             !(self.vgg19.is_some() && self.vgg19_random),
@@ -124,6 +150,15 @@ pub struct DataConfig {
     /// fixed seed.
     #[serde(default)]
     pub varying: Option<VaryingDegradation>,
+    /// User-supplied condition maps of the training photos (SFT-GAN's segmentation
+    /// probabilities): the pack `data pack --maps` wrote beside `train`, entry for entry. An
+    /// SFT network reads the HR patch's maps; other networks ignore them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps: Option<PathBuf>,
+    /// The validation photos' maps: a folder of `<name>.npy` or `<name>/` PNG maps (as for
+    /// `sr --cond`); required with `maps` when `val` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_maps: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,12 +341,36 @@ impl TrainConfig {
                 "data.varying replaces data.degradations and data.val_degradations: leave them empty"
             );
         }
+        ensure!(
+            !(self.data.varying.is_some() && self.data.maps.is_some()),
+            "data.varying and data.maps are two kinds of condition: choose one"
+        );
+        ensure!(
+            self.data.val_maps.is_none() || self.data.maps.is_some(),
+            "data.val_maps goes with data.maps (the training photos' maps)"
+        );
+        if self.data.maps.is_some() {
+            ensure!(
+                self.data.val_maps.is_some() || matches!(self.data.val.as_deref(), None | Some("")),
+                "data.maps: the validation photos need maps too; set data.val_maps (a folder of \
+                 <name>.npy or <name>/ PNG maps) or leave data.val empty"
+            );
+        }
         if let Some(sft) = self.model.sft_spec() {
             ensure!(
-                self.data.varying.is_some(),
+                self.data.varying.is_some() || self.data.maps.is_some(),
                 "model.kind = \"sftgan\" reads condition maps: set data.varying (blur and noise that vary \
-                 across each patch, whose maps the network reads)"
+                 across each patch, whose maps the network reads) or data.maps (a pack of maps beside \
+                 the photos, from `data pack --maps`)"
             );
+            ensure!(
+                sft.cond_down == self.model.scale(),
+                "model: condition maps come at HR size; set cond_down = {} (got {})",
+                self.model.scale(),
+                sft.cond_down
+            );
+        }
+        if let (Some(sft), Some(_)) = (self.model.sft_spec(), &self.data.varying) {
             ensure!(
                 sft.cond_in == MAP_CHANNELS && sft.cond_down == self.model.scale(),
                 "model: data.varying gives {MAP_CHANNELS} maps at HR size; set cond_in = {MAP_CHANNELS} and \

@@ -12,9 +12,10 @@
 //! so one atomic write covers both networks and `--resume` continues exactly. The finished run
 //! also gets `model_d.safetensors`: D alone as a plain BasicSR state dict.
 
-use super::config::{GanConfig, PixelLoss, TrainConfig};
+use super::config::{DiscKind, GanConfig, PixelLoss, TrainConfig};
 use crate::device::Device;
 use crate::nn::checkpoint::{self, Extra};
+use crate::nn::models::acd::{AcdDiscriminator, AcdSpec};
 use crate::nn::models::discriminator::{DiscSpec, VggDiscriminator};
 use crate::nn::models::vgg19::Vgg19Features;
 use crate::nn::{Layer, Params, Pass, Want};
@@ -28,9 +29,32 @@ use std::path::Path;
 /// Loss terms for the metrics log and the progress bar, in a fixed order.
 pub type Terms = Vec<(&'static str, f64)>;
 
+/// The discriminator a `[gan]` section chose.
+enum Disc {
+    Vgg(VggDiscriminator),
+    Acd(AcdDiscriminator),
+}
+
+impl Disc {
+    fn layer(&mut self) -> &mut dyn Layer {
+        match self {
+            Disc::Vgg(d) => d,
+            Disc::Acd(d) => d,
+        }
+    }
+
+    /// Its sizes as JSON, for the metadata of `model_d.safetensors`.
+    fn spec_json(&self) -> Result<String> {
+        Ok(match self {
+            Disc::Vgg(d) => serde_json::to_string(&d.spec)?,
+            Disc::Acd(d) => serde_json::to_string(&serde_json::json!({ "acd": d.spec }))?,
+        })
+    }
+}
+
 pub struct Gan {
     cfg: GanConfig,
-    d: VggDiscriminator,
+    d: Disc,
     dp: Params,
     dm: Tensor,
     dv: Tensor,
@@ -65,8 +89,17 @@ impl Gan {
                 g.perceptual_weight
             )
         };
-        let spec = DiscSpec { nf: g.d_nf, input: cfg.data.lr_patch * cfg.model.scale() };
-        let (d, dp) = spec.build(dev, cfg.run.seed ^ 0xD15C)?;
+        let (input, seed) = (cfg.data.lr_patch * cfg.model.scale(), cfg.run.seed ^ 0xD15C);
+        let (d, dp) = match g.discriminator {
+            DiscKind::Vgg => {
+                let (d, dp) = DiscSpec { nf: g.d_nf, input }.build(dev, seed)?;
+                (Disc::Vgg(d), dp)
+            }
+            DiscKind::Acd => {
+                let (d, dp) = AcdSpec { nf: g.d_nf, input, ..AcdSpec::REFERENCE }.build(dev, seed)?;
+                (Disc::Acd(d), dp)
+            }
+        };
         let n = dp.len();
         Ok(Some(Gan { cfg: g, d, dp, dm: Tensor::zeros(&[n], dev)?, dv: Tensor::zeros(&[n], dev)?, vgg }))
     }
@@ -86,10 +119,11 @@ impl Gan {
             dsr = add(&dsr, &d)?;
             terms.push(("l_g_percep", l));
         }
-        let logits = self.d.forward(&mut self.dp, sr, Pass::TRAIN)?;
+        let logits = self.d.layer().forward(&mut self.dp, sr, Pass::TRAIN)?;
         let (l_gan, dlogits) = ops::loss::bce_logits_mean_label(&logits, 1.0, c.gan_weight)?;
         let d = self
             .d
+            .layer()
             .backward(&mut self.dp, &dlogits, Want::INPUT)?
             .context("discriminator: no input gradient")?;
         dsr = add(&dsr, &d)?;
@@ -106,9 +140,9 @@ impl Gan {
         for (x, label, name, out) in
             [(hr, 1.0, "l_d_real", "out_d_real"), (sr, 0.0, "l_d_fake", "out_d_fake")]
         {
-            let logits = self.d.forward(&mut self.dp, x, Pass::TRAIN)?;
+            let logits = self.d.layer().forward(&mut self.dp, x, Pass::TRAIN)?;
             let (l, dlogits) = ops::loss::bce_logits_mean_label(&logits, label, 1.0)?;
-            self.d.backward(&mut self.dp, &dlogits, Want::PARAMS)?;
+            self.d.layer().backward(&mut self.dp, &dlogits, Want::PARAMS)?;
             let v = logits.to_vec()?;
             terms.push((name, l));
             terms.push((out, v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64));
@@ -193,7 +227,7 @@ impl Gan {
                 e
             })
             .collect();
-        let spec = serde_json::to_string(&self.d.spec)?;
+        let spec = self.d.spec_json()?;
         checkpoint::save_tensors(path, &tensors, [("discriminator".to_string(), spec)].into_iter().collect())
     }
 }

@@ -8,12 +8,13 @@
 
 use super::config::TrainConfig;
 use super::gan::{pixel_loss, Gan, Terms};
+use crate::data::cond_maps;
 use crate::data::degrade::Pipeline;
 use crate::data::degrade_map::{degrade_varying, MAP_CHANNELS};
 use crate::data::imresize::imresize;
 use crate::data::loader::{Loader, LoaderConfig};
 use crate::data::pack::Pack;
-use crate::data::testset::{degrade_rounded, load_photos};
+use crate::data::testset::{degrade_rounded, load_named_photos};
 use crate::data::{prepare::mod_crop, Image};
 use crate::device::memory::ensure_fits;
 use crate::device::Device;
@@ -116,9 +117,21 @@ impl Trainer {
         let n = p.len();
         let ema = (cfg.optim.ema > 0.0).then(|| p.values.deep_clone()).transpose()?;
         let pack = Arc::new(Pack::open(&cfg.data.train)?);
+        let maps = cfg.data.maps.as_deref().map(Pack::open).transpose().with_context(|| "data.maps")?;
+        if let (Some(m), Some(c)) = (&maps, net.condition()) {
+            let k = m.entries().first().map_or(0, |e| e.c);
+            ensure!(
+                k == c.channels,
+                "data.maps: {} holds {k} maps per photo; {} reads {} (set model.cond_in = {k})",
+                m.path().display(),
+                cfg.model.describe(),
+                c.channels
+            );
+        }
         let degradations = cfg.data.degradations.parse().with_context(|| "data.degradations")?;
-        let mut loader = Loader::new(
+        let mut loader = Loader::with_maps(
             pack,
+            maps.map(Arc::new),
             LoaderConfig {
                 batch: cfg.data.batch,
                 lr_patch: cfg.data.lr_patch,
@@ -325,18 +338,32 @@ fn load_val(spec: &str, cfg: &TrainConfig) -> Result<Vec<ValImage>> {
         cfg.data.val_degradations.parse().with_context(|| "data.val_degradations")?
     };
     let mut rng = Rng::new(0);
-    load_photos(spec)
+    load_named_photos(spec)
         .with_context(|| "data.val")?
         .into_iter()
         .take(cfg.data.val_images)
         .enumerate()
-        .map(|(i, p)| {
+        .map(|(i, (name, p))| {
+            let user_maps = match &cfg.data.val_maps {
+                Some(dir) => Some(
+                    cond_maps::read_for(dir, &name, p.height() as usize, p.width() as usize)
+                        .with_context(|| "data.val_maps")?,
+                ),
+                None => None,
+            };
             let mut hr = Image::from_rgb8(&mod_crop(&p, scale));
+            // mod_crop keeps the top-left corner; the centre crop is the same for the maps.
+            let (mut y0, mut x0) = (0, 0);
             if crop > 0 && (hr.h > crop || hr.w > crop) {
                 let (ch, cw) = (crop.min(hr.h) / scale * scale, crop.min(hr.w) / scale * scale);
-                hr = hr.crop((hr.h - ch) / 2, (hr.w - cw) / 2, ch, cw)?;
+                (y0, x0) = ((hr.h - ch) / 2, (hr.w - cw) / 2);
+                hr = hr.crop(y0, x0, ch, cw)?;
             }
             let (lr, maps) = match &cfg.data.varying {
+                None if user_maps.is_some() => {
+                    let maps = user_maps.as_ref().map(|m| m.crop(y0, x0, hr.h, hr.w)).transpose()?;
+                    (degrade_rounded(&hr, &pipeline, &mut rng)?.0, maps)
+                }
                 Some(v) => {
                     let d = degrade_varying(&hr, scale, v, &mut Rng::derive(0, &[VAL_STREAM, i as u64]))?;
                     let mut lr = d.lr;

@@ -77,3 +77,32 @@ pub fn bare_checkpoint(
         meta: Default::default(),
     }
 }
+
+/// Trains GAN mode from the MSE model `init`: `mse_cfg` (a configuration's text) with optim.lr
+/// 1e-4 and a `[gan]` section of a tiny discriminator (plus `gan_extra` lines) and seeded random
+/// VGG19 weights (a smoke run: the perceptual loss measures nothing here), into `dir/gan`.
+/// Returns the run's folder.
+pub fn train_gan_smoke(
+    dir: &std::path::Path,
+    mse_cfg: &str,
+    init: &std::path::Path,
+    gan_extra: &str,
+) -> std::path::PathBuf {
+    let gan = mse_cfg.replace(
+        "[run]\n",
+        &format!("[optim]\nlr = 1e-4\n\n[gan]\nd_nf = 4\nvgg19_random_widths = [4, 8, 8, 8, 8]\n{gan_extra}\n[run]\n"),
+    );
+    let cfg = dir.join("gan.toml");
+    std::fs::write(&cfg, format!("init_from = \"{}\"\n{gan}", init.display())).unwrap();
+    let run = dir.join("gan");
+    ok(ddr(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--quiet",
+        "--vgg19-random",
+    ]));
+    run
+}

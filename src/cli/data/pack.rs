@@ -50,9 +50,19 @@ pub struct PackArgs {
     /// image stops the run with an error naming it, and no pack is written.
     #[arg(long)]
     skip_bad: bool,
+    /// Condition maps beside the photos (e.g. segmentation probabilities for SFT-GAN): a folder
+    /// holding, for each photo <name>, <name>.npy (float array maps x height x width) or a folder
+    /// <name>/ of grey PNG maps. They go, at 8 bits, into a second pack, entry for entry with
+    /// the photos' (training reads it as `[data] maps`). Not with --downscale or --sub-size.
+    #[arg(long, value_name = "DIR")]
+    maps: Option<PathBuf>,
+    /// Where the maps' pack goes [default: the output with `.maps.pack` for its extension].
+    #[arg(long, value_name = "FILE", requires = "maps")]
+    maps_output: Option<PathBuf>,
 }
 
 pub fn pack(a: PackArgs) -> Result<()> {
+    let maps = a.maps.map(|dir| (dir, a.maps_output.unwrap_or_else(|| a.output.with_extension("maps.pack"))));
     let job = PackPhotos {
         prepare: Prepare {
             downscale: a.downscale,
@@ -67,6 +77,7 @@ pub fn pack(a: PackArgs) -> Result<()> {
         output: a.output,
         builtin: a.builtin,
         skip_bad: a.skip_bad,
+        maps,
     };
     let pb = super::progress(0, "packing");
     let packed = pack_photos(&job, &mut |event| match event {
@@ -80,8 +91,9 @@ pub fn pack(a: PackArgs) -> Result<()> {
     pb.finish_and_clear();
     let p = packed?;
     println!(
-        "{}: {} images from {} photos, {:.1} MiB{}{}",
+        "{}{}: {} images from {} photos, {:.1} MiB{}{}",
         job.output.display(),
+        job.maps.as_ref().map_or(String::new(), |(_, m)| format!(" and their maps {}", m.display())),
         p.entries,
         p.photos,
         p.bytes as f64 / (1 << 20) as f64,

@@ -5,6 +5,7 @@
 //! An [`Arch`] is stored in every checkpoint, so `sr`, `probe` and `faig` rebuild the network a
 //! checkpoint was trained as without being told.
 
+pub mod acd;
 pub mod discriminator;
 pub mod msrresnet;
 pub mod sftgan;
