@@ -1,104 +1,21 @@
 //! `reproduce ddr`: the DDR paper end to end: train its networks (or reuse finished runs),
 //! probe each on the paper's test sets and layers, measure output sharpness, and write the report.
 
-use super::plan::{probe_settings, train_config, Inputs, Network, Scale, NETWORKS};
+use super::plan::{probe_settings, train_config, Inputs, Scale, NETWORKS};
 use super::report::{self, NetResult};
+use super::runs::{data_sources, final_validation, train_or_reuse, RunSpec};
 use super::sharpness;
-use crate::data::pack::PackWriter;
-use crate::data::photos;
 use crate::data::testset::load_photos;
 use crate::device::Device;
-use crate::io::write_atomic;
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::probe::report::Subject;
 use crate::probe::run::{content_scores, ContentScores, ProbeResult};
 use crate::probe::study::{probe_network, ReportTo};
 use crate::train::run::logged_seconds;
-use crate::train::{train, TrainConfig, TrainOptions};
 use crate::Result;
 use anyhow::{bail, ensure, Context};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
-
-/// The built-in photos the demo trains on; it validates and tests on the others.
-const DEMO_TRAIN: [&str; 3] = ["astronaut.png", "rocket.jpg", "hubble_deep_field.jpg"];
-
-/// The demo's data: a pack of three built-in photos and a folder with the other two.
-fn demo_data(out: &Path) -> Result<(PathBuf, String)> {
-    let dir = out.join("data");
-    let heldout = dir.join("heldout");
-    std::fs::create_dir_all(&heldout).with_context(|| format!("cannot create {}", heldout.display()))?;
-    let pack = dir.join("train.pack");
-    let mut w = PackWriter::create(&pack)?;
-    for (name, img) in photos::builtin()? {
-        if DEMO_TRAIN.contains(&name) {
-            w.add_rgb(name, &img)?;
-        } else {
-            let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
-            crate::data::image_io::save_png(&heldout.join(format!("{stem}.png")), &img)?;
-        }
-    }
-    w.finish()?;
-    Ok((pack, heldout.display().to_string()))
-}
-
-/// The final validation (PSNR-Y, bicubic) from a run's metrics.jsonl.
-fn final_validation(run: &Path) -> Option<(f64, f64)> {
-    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
-    let mut val = None;
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if let (Some(p), Some(b)) =
-            (v.get("val_psnr_y").and_then(|x| x.as_f64()), v.get("bicubic_psnr_y").and_then(|x| x.as_f64()))
-        {
-            val = Some((p, b));
-        }
-    }
-    val
-}
-
-/// Trains `net` unless OUT/runs holds the same run finished; resumes an interrupted one.
-/// Returns the run's seconds of training (earlier calls it resumed from included), None for a
-/// reused run.
-fn train_or_reuse(
-    net: &Network,
-    scale: Scale,
-    out: &Path,
-    cfg: &TrainConfig,
-    dev: &Device,
-    quiet: bool,
-) -> Result<Option<f64>> {
-    cfg.validate()?;
-    let configs = out.join("configs");
-    std::fs::create_dir_all(&configs).with_context(|| format!("cannot create {}", configs.display()))?;
-    let cfg_path = configs.join(format!("{}.toml", net.name));
-    let want = toml::to_string(cfg)?;
-    let text = format!("# {} ({scale:?} scale), written by `ddr-engine reproduce ddr`.\n{want}", net.title);
-    write_atomic(&cfg_path, |w| Ok(std::io::Write::write_all(w, text.as_bytes())?))?;
-    let run = out.join("runs").join(net.name);
-    if run.join("model.safetensors").exists() {
-        let stored = std::fs::read_to_string(run.join("config.toml")).unwrap_or_default();
-        ensure!(
-            stored == want,
-            "{} holds a finished run with another configuration than {}; remove it or choose another --out",
-            run.display(),
-            cfg_path.display()
-        );
-        eprintln!("{}: reusing the finished run in {}", net.title, run.display());
-        return Ok(None);
-    }
-    let resume = run.join("ckpt").join("latest.safetensors").exists();
-    eprintln!(
-        "{}: {} {} for {} iterations into {}",
-        net.title,
-        if resume { "resuming" } else { "training" },
-        cfg.model.describe(),
-        cfg.run.iterations,
-        run.display()
-    );
-    let s = train(cfg, &run, dev, &TrainOptions { resume, stop_after: None, quiet })?;
-    Ok(Some(s.run_seconds))
-}
 
 /// Each layer's content scores (CHI of the main t-SNE maps by source photo, with its null).
 fn content_chi(res: &ProbeResult, count: usize, seed: u64) -> Result<Vec<Option<ContentScores>>> {
@@ -126,24 +43,6 @@ pub struct DdrOptions {
     pub quiet: bool,
 }
 
-/// The training pack and the held-out photos: the user's, or the demo's split of the built-in ones.
-fn data_sources(a: &DdrOptions) -> Result<(PathBuf, String)> {
-    match (&a.train, a.scale) {
-        (Some(p), _) => {
-            ensure!(p.exists(), "--train {}: no such pack", p.display());
-            Ok((p.clone(), a.photos.clone().unwrap_or_else(|| "builtin".into())))
-        }
-        (None, Scale::Demo | Scale::Smoke) => {
-            ensure!(a.photos.is_none(), "--photos needs --train: the demo trains and tests on the built-in photos");
-            demo_data(&a.out)
-        }
-        (None, s) => bail!(
-            "--scale {s:?} trains on a pack of HR photos: scripts/fetch-photos.sh DIR, then \
-             `ddr-engine data pack DIR/wallpapers --downscale 2 -o photos.pack`, then pass --train photos.pack"
-        ),
-    }
-}
-
 /// Checks the VGG19 choice against the scale; returns how the report describes it.
 fn perceptual_weights(a: &DdrOptions) -> Result<String> {
     let label = match (&a.vgg19, a.vgg19_random, a.scale) {
@@ -166,7 +65,7 @@ fn perceptual_weights(a: &DdrOptions) -> Result<String> {
 /// Returns the report's path.
 pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
     let t0 = Instant::now();
-    let (train_pack, heldout) = data_sources(a)?;
+    let (train_pack, heldout) = data_sources(a.scale, &a.out, a.train.as_deref(), a.photos.as_deref())?;
     let vgg_label = perceptual_weights(a)?;
     let photos = load_photos(&heldout)?;
     let inputs = Inputs { train: &train_pack, heldout: &heldout, vgg19: a.vgg19.as_deref() };
@@ -175,7 +74,8 @@ pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
     let mut references = None;
     for net in &NETWORKS {
         let cfg = train_config(net, a.scale, &a.out, &inputs);
-        let trained = train_or_reuse(net, a.scale, &a.out, &cfg, dev, a.quiet)?;
+        let spec = RunSpec { name: net.name, title: net.title, study: "reproduce ddr" };
+        let trained = train_or_reuse(&spec, a.scale, &a.out, &cfg, dev, a.quiet)?;
         let run_dir = a.out.join("runs").join(net.name);
         let val_psnr = final_validation(&run_dir);
         eprintln!("{}: probing", net.title);

@@ -4,4 +4,6 @@
 pub mod ddr;
 pub mod plan;
 pub mod report;
+pub mod runs;
+pub mod sft;
 pub mod sharpness;
