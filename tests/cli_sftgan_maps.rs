@@ -169,6 +169,15 @@ fn user_maps_are_packed_trained_on_validated_with_and_read_by_sr() {
             .replace("[data]\n", "[data]\nvarying = { blur_max = 3.0, noise_max = 30.0, kernel = 13 }\n"),
     );
     assert!(e.contains("choose one"), "{e}");
+    let two = dir.path().join("two_maps");
+    std::fs::create_dir(&two).unwrap();
+    for name in ["p0", "p1"] {
+        npy::write(&two.join(format!("{name}.npy")), &[2, H, W], &vec![0.5f32; 2 * H * W]).unwrap();
+    }
+    let e = refused(
+        &cfg_text.replace(&format!("val_maps = \"{}\"", s(&maps)), &format!("val_maps = \"{}\"", s(&two))),
+    );
+    assert!(e.contains("data.val_maps: 2 maps per photo"), "{e}");
     let other = dir.path().join("other.pack");
     ok(ddr(&["data", "pack", &s(&photos.join("p1.png")), "-o", &s(&other)]));
     let e = refused(&cfg_text.replace(&s(&pack), &s(&other)));

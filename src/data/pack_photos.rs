@@ -81,8 +81,6 @@ impl Source {
     }
 }
 
-/// Writes the pack; it appears only when complete, so a failed run leaves an existing pack as it
-/// was.
 /// One packed entry: its name, pixels and (with `--maps`) condition maps.
 type Prepared = (String, RgbImage, Option<Image>);
 
@@ -104,6 +102,8 @@ fn prepare(job: &PackPhotos, src: &Source) -> Result<Vec<Prepared>> {
         .collect()
 }
 
+/// Writes the pack (and the maps' pack); each appears only when complete, so a failed run leaves
+/// existing packs as they were.
 pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Packed> {
     job.prepare.check()?;
     if let Some((_, out)) = &job.maps {
@@ -115,7 +115,8 @@ pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Pa
         );
     }
     let (files, ignored) = list_photos(&job.inputs)?;
-    if let Some(photo) = clobbered([job.output.clone()], &files) {
+    let outputs = std::iter::once(job.output.clone()).chain(job.maps.as_ref().map(|(_, m)| m.clone()));
+    if let Some(photo) = clobbered(outputs, &files) {
         bail!(
             "{} is one of the photos to pack: the pack would replace it; choose another -o",
             photo.display()

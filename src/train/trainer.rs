@@ -26,7 +26,7 @@ use crate::nn::{Params, Pass, Want};
 use crate::ops::optim::{ema, AdamStep};
 use crate::tensor::Tensor;
 use crate::{Result, Rng};
-use anyhow::{ensure, Context};
+use anyhow::{bail, ensure, Context};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -150,6 +150,12 @@ impl Trainer {
             None | Some("") => Vec::new(),
             Some(spec) => load_val(spec, cfg)?,
         };
+        // Maps the network cannot read would fail at the first validation, after training began.
+        if let Some(c) = net.condition() {
+            if let Some(m) = val.iter().filter_map(|v| v.maps.as_ref()).find(|m| m.c != c.channels) {
+                bail!("data.val_maps: {} maps per photo; {} reads {}", m.c, cfg.model.describe(), c.channels);
+            }
+        }
         Ok(Trainer {
             cfg: cfg.clone(),
             dev: dev.clone(),
