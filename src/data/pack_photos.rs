@@ -88,11 +88,12 @@ type Prepared = (String, RgbImage, Option<Image>);
 fn prepare(job: &PackPhotos, src: &Source) -> Result<Vec<Prepared>> {
     let img = src.load()?;
     let (full_h, full_w) = (img.height() as usize, img.width() as usize);
-    let list = job.prepare.apply(&src.name(), img)?;
+    // load's errors name the file already; the later steps' do not.
+    let list = job.prepare.apply(&src.name(), img).with_context(|| src.describe())?;
     let Some((dir, _)) = &job.maps else {
         return Ok(list.into_iter().map(|(n, i)| (n, i, None)).collect());
     };
-    let maps = cond_maps::read_for(dir, &src.name(), full_h, full_w)?;
+    let maps = cond_maps::read_for(dir, &src.name(), full_h, full_w).with_context(|| src.describe())?;
     // Only a top-left crop (--mod-crop) may have happened: checked in pack_photos.
     list.into_iter()
         .map(|(n, i)| {
@@ -135,8 +136,7 @@ pub fn pack_photos(job: &PackPhotos, on: &mut dyn FnMut(PackEvent)) -> Result<Pa
     // Decode a few photos in parallel, write them in order: bounded memory, stable order.
     let chunk = 2 * cpu::threads().max(1);
     for group in sources.chunks(chunk) {
-        let done: Vec<Result<Vec<Prepared>>> =
-            group.par_iter().map(|s| prepare(job, s).with_context(|| s.describe())).collect();
+        let done: Vec<Result<Vec<Prepared>>> = group.par_iter().map(|s| prepare(job, s)).collect();
         for result in done {
             match result {
                 Ok(list) => {
