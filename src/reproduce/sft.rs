@@ -311,6 +311,17 @@ impl Sweep {
             .count()
     }
 
+    /// The change of mean gradient from the first level to the last, relative to the first: how
+    /// much the condition moves the output at all.
+    pub fn relative_change(&self) -> f64 {
+        match (self.points.first(), self.points.last()) {
+            (Some(a), Some(b)) if a.mean_gradient != 0.0 => {
+                (b.mean_gradient - a.mean_gradient) / a.mean_gradient
+            }
+            _ => 0.0,
+        }
+    }
+
     /// The level whose output scores the best PSNR-Y.
     pub fn best_level(&self) -> f64 {
         self.points.iter().max_by(|a, b| a.psnr_y.total_cmp(&b.psnr_y)).map_or(f64::NAN, |p| p.level)
@@ -525,7 +536,8 @@ fn write_report(
     let _ = writeln!(md, "# SFT conditions on spatially varying degradations ({:?} scale)\n", runs.scale);
     let _ = writeln!(
         md,
-        "Written by `ddr-engine reproduce sft` on {} in {:.0} s. Every network is trained on the same \
+        "Written by `ddr-engine reproduce sft` on {}; this call took {:.0} s (a reused run counts only \
+         in the training times below). Every network is trained on the same \
          pack of HR photos, degraded on the fly with Gaussian blur (sigma 0-{} HR pixels) and Gaussian \
          noise (sigma 0-{} on 0-255) that ramp linearly in a random direction across each patch, then \
          bicubic x4 down; {} iterations of batch {} at LR patch {}, L1 loss, Adam 2e-4 with cosine decay.\n",
@@ -570,6 +582,22 @@ fn write_report(
         };
         let _ = writeln!(md, "| {} | {:.2} | {} |", r.method, r.mean(), wins);
     }
+    // Where each method wins depends on how noisy the crop is: split at half the largest noise.
+    let noisy: Vec<bool> =
+        crops.iter().map(|c| (c.noise.lo + c.noise.hi) / 2.0 >= VARYING.noise_max / 2.0).collect();
+    let count = noisy.iter().filter(|&&n| n).count();
+    let _ = writeln!(
+        md,
+        "\nBy noise: the crops whose mean noise sigma is at least {} (half the largest) and the others.\n\n\
+         | method | mean PSNR-Y, {count} noisier crops (dB) | mean PSNR-Y, {} less noisy crops (dB) |\n|---|---:|---:|",
+        VARYING.noise_max / 2.0,
+        noisy.len() - count
+    );
+    for r in rows {
+        let part =
+            |want: bool| mean(r.psnr_y.iter().zip(&noisy).filter(|(_, &n)| n == want).map(|(v, _)| *v));
+        let _ = writeln!(md, "| {} | {:.2} | {:.2} |", r.method, part(true), part(false));
+    }
     let _ = writeln!(
         md,
         "\nPer-crop scores and each crop's ramps: `psnr.csv`. The first crop's outputs: `samples/`.\n\n\
@@ -597,8 +625,10 @@ fn write_report(
         let verdict = if k == steps { "monotone" } else { "not monotone" };
         let _ = writeln!(
             md,
-            "\nMean gradient {direction} with the map's level on {k} of {steps} steps: **{verdict}**. \
-             Best PSNR-Y at map sigma {:.2} (true {}). Curve: `controllability_{}.png`.\n",
+            "\nMean gradient {direction} with the map's level on {k} of {steps} steps: **{verdict}**; \
+             from the lowest level to the highest it changes by {:+.2}%. Best PSNR-Y at map sigma \
+             {:.2} (true {}). Curve: `controllability_{}.png`.\n",
+            sw.relative_change() * 100.0,
             sw.best_level(),
             sw.truth,
             sw.degradation
@@ -649,6 +679,7 @@ mod tests {
         // 0.3 -> 0.2 falls, 0.2 -> 0.2 does not move, 0.2 -> 0.1 falls.
         assert_eq!(sw.steps_expected(), 2);
         assert_eq!(sw.best_level(), 1.0);
+        assert!((sw.relative_change() + 2.0 / 3.0).abs() < 1e-12);
         let rising = Sweep { expected: 1.0, ..sw };
         assert_eq!(rising.steps_expected(), 0);
     }
