@@ -6,4 +6,5 @@ pub mod plan;
 pub mod report;
 pub mod runs;
 pub mod sft;
+mod sft_report;
 pub mod sharpness;

@@ -6,7 +6,8 @@
 //! degraded crops, to measure how its restoration strength follows the condition.
 
 use super::plan::Scale;
-use super::runs::{data_sources, final_validation, train_or_reuse, RunSpec};
+use super::runs::{data_sources, train_or_reuse, RunSpec};
+use super::sft_report::{write_report, RunsInfo, TrainedRun};
 use crate::data::degrade_map::{degrade_with, Ramp, VaryingDegradation, MAP_CHANNELS};
 use crate::data::image_io::save_png;
 use crate::data::imresize::imresize;
@@ -14,7 +15,6 @@ use crate::data::testset::{load_photos, photos_at_least, random_crop};
 use crate::data::Image;
 use crate::device::Device;
 use crate::infer::super_resolve_with;
-use crate::io::{plot, write_atomic};
 use crate::metrics::image::{mean_gradient, psnr};
 use crate::nn::checkpoint::{self, WeightSet};
 use crate::nn::models::{Arch, SrNet};
@@ -23,9 +23,8 @@ use crate::train::config::{DataConfig, OptimConfig, PixelLoss, RunConfig};
 use crate::train::schedule::Schedule;
 use crate::train::TrainConfig;
 use crate::{Result, Rng};
-use anyhow::{ensure, Context};
+use anyhow::Context;
 use image::RgbImage;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -34,7 +33,7 @@ pub const VARYING: VaryingDegradation =
     VaryingDegradation { blur_max: 4.0, noise_max: 50.0, kernel: 21, blind: false };
 
 /// Condition levels of the controllability sweep: 0, 1/8, ..., 1 of each map's maximum.
-const SWEEP_STEPS: usize = 8;
+pub(super) const SWEEP_STEPS: usize = 8;
 
 /// Random streams of the test crops, their degradations and the sweep's noise.
 const CROP_STREAM: u64 = 0x5346_5443; // "SFTC"
@@ -276,7 +275,7 @@ pub struct Scored {
 
 impl Scored {
     pub fn mean(&self) -> f64 {
-        self.psnr_y.iter().sum::<f64>() / self.psnr_y.len().max(1) as f64
+        mean(self.psnr_y.iter().copied())
     }
 }
 
@@ -328,7 +327,7 @@ impl Sweep {
     }
 }
 
-fn mean(v: impl Iterator<Item = f64>) -> f64 {
+pub(super) fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     s / n.max(1) as f64
 }
@@ -462,179 +461,6 @@ pub fn sft(dev: &Device, a: &SftOptions) -> Result<PathBuf> {
     };
     write_report(&a.out, &runs, &crops, &rows, &sweeps, t0.elapsed().as_secs_f64())?;
     Ok(a.out.join("report.md"))
-}
-
-struct TrainedRun {
-    subject: Subject,
-    arch: Arch,
-    /// Seconds of training now; None for a reused run.
-    seconds: Option<f64>,
-}
-
-struct RunsInfo<'a> {
-    scale: Scale,
-    seed: u64,
-    sizes: SftSizes,
-    trained: &'a [TrainedRun],
-    device: String,
-    out: &'a Path,
-}
-
-fn write_report(
-    out: &Path,
-    runs: &RunsInfo,
-    crops: &[TestCrop],
-    rows: &[Scored],
-    sweeps: &[Sweep],
-    wall: f64,
-) -> Result<()> {
-    ensure!(rows.len() > 2, "no scores to report");
-    let mut csv = String::from("crop,blur_lo,blur_hi,noise_lo,noise_hi");
-    for r in rows {
-        let _ = write!(csv, ",{}", r.method.replace(',', ";"));
-    }
-    csv.push('\n');
-    for (k, c) in crops.iter().enumerate() {
-        let _ = write!(csv, "{k},{:.3},{:.3},{:.3},{:.3}", c.blur.lo, c.blur.hi, c.noise.lo, c.noise.hi);
-        for r in rows {
-            let _ = write!(csv, ",{:.4}", r.psnr_y[k]);
-        }
-        csv.push('\n');
-    }
-    write_atomic(&out.join("psnr.csv"), |w| Ok(std::io::Write::write_all(w, csv.as_bytes())?))?;
-
-    let mut sweep_csv = String::from("degradation,truth,level,mean_gradient,psnr_y\n");
-    for sw in sweeps {
-        for p in &sw.points {
-            let _ = writeln!(
-                sweep_csv,
-                "{},{},{:.4},{:.6},{:.4}",
-                sw.degradation, sw.truth, p.level, p.mean_gradient, p.psnr_y
-            );
-        }
-        let series = vec![
-            ("SFT output".to_string(), sw.points.iter().map(|p| (p.level, p.mean_gradient)).collect()),
-            ("HR crops".to_string(), sw.points.iter().map(|p| (p.level, sw.hr_gradient)).collect()),
-        ];
-        plot::lines_png(
-            &out.join(format!("controllability_{}.png", sw.degradation)),
-            &format!(
-                "SFT restoration strength vs its {} map (inputs: {} sigma {})",
-                sw.degradation, sw.degradation, sw.truth
-            ),
-            &format!("{} sigma in the condition map", sw.degradation),
-            "mean gradient of the output (sharpness)",
-            &series,
-        )?;
-    }
-    write_atomic(&out.join("controllability.csv"), |w| {
-        Ok(std::io::Write::write_all(w, sweep_csv.as_bytes())?)
-    })?;
-
-    let s = &runs.sizes;
-    let mut md = String::new();
-    let _ = writeln!(md, "# SFT conditions on spatially varying degradations ({:?} scale)\n", runs.scale);
-    let _ = writeln!(
-        md,
-        "Written by `ddr-engine reproduce sft` on {}; this call took {:.0} s (a reused run counts only \
-         in the training times below). Every network is trained on the same \
-         pack of HR photos, degraded on the fly with Gaussian blur (sigma 0-{} HR pixels) and Gaussian \
-         noise (sigma 0-{} on 0-255) that ramp linearly in a random direction across each patch, then \
-         bicubic x4 down; {} iterations of batch {} at LR patch {}, L1 loss, Adam 2e-4 with cosine decay.\n",
-        runs.device, wall, VARYING.blur_max, VARYING.noise_max, s.iterations, s.batch, s.lr_patch
-    );
-    let _ = writeln!(md, "| network | architecture | weights | training (s) | last validation PSNR-Y (dB) |\n|---|---|---:|---:|---:|");
-    for t in runs.trained {
-        let run = runs.out.join("runs").join(t.subject.name());
-        let secs = t.seconds.or_else(|| crate::train::run::logged_seconds(&run.join("metrics.jsonl")));
-        let val = final_validation(&run).map_or("-".into(), |(p, _)| format!("{p:.2}"));
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} |",
-            t.subject.title(),
-            t.arch.describe(),
-            weight_count(&t.arch)?,
-            secs.map_or("-".into(), |v| format!("{v:.0}")),
-            val
-        );
-    }
-    let _ = writeln!(
-        md,
-        "\nAll layers but the shared x4 upsampler run on the LR grid (the condition network's first \
-         convolution has stride 4 on the HR maps), so equal weight counts mean equal multiply-adds \
-         per pixel.\n\n## PSNR-Y on held-out crops with varying blur and noise\n\n{} crops of {}x{} \
-         from the held-out photos, each with its own blur and noise ramps (test seed {}); LR rounded \
-         to 8 bits; PSNR on Y, {} pixels shaved at each border.\n",
-        crops.len(),
-        s.crop,
-        s.crop,
-        runs.seed,
-        4
-    );
-    let sft = rows.iter().find(|r| r.method == Subject::Sft.title()).context("no SFT row")?;
-    let _ = writeln!(md, "| method | mean PSNR-Y (dB) | SFT with true maps better on |\n|---|---:|---:|");
-    for r in rows {
-        let wins = if std::ptr::eq(r, sft) {
-            "-".to_string()
-        } else {
-            let w = sft.psnr_y.iter().zip(&r.psnr_y).filter(|(a, b)| a > b).count();
-            format!("{w} of {}", r.psnr_y.len())
-        };
-        let _ = writeln!(md, "| {} | {:.2} | {} |", r.method, r.mean(), wins);
-    }
-    // Where each method wins depends on how noisy the crop is: split at half the largest noise.
-    let noisy: Vec<bool> =
-        crops.iter().map(|c| (c.noise.lo + c.noise.hi) / 2.0 >= VARYING.noise_max / 2.0).collect();
-    let count = noisy.iter().filter(|&&n| n).count();
-    let _ = writeln!(
-        md,
-        "\nBy noise: the crops whose mean noise sigma is at least {} (half the largest) and the others.\n\n\
-         | method | mean PSNR-Y, {count} noisier crops (dB) | mean PSNR-Y, {} less noisy crops (dB) |\n|---|---:|---:|",
-        VARYING.noise_max / 2.0,
-        noisy.len() - count
-    );
-    for r in rows {
-        let part =
-            |want: bool| mean(r.psnr_y.iter().zip(&noisy).filter(|(_, &n)| n == want).map(|(v, _)| *v));
-        let _ = writeln!(md, "| {} | {:.2} | {:.2} |", r.method, part(true), part(false));
-    }
-    let _ = writeln!(
-        md,
-        "\nPer-crop scores and each crop's ramps: `psnr.csv`. The first crop's outputs: `samples/`.\n\n\
-         ## Controllability: sweeping the condition at test time\n\n\
-         The crops again, degraded uniformly with half the largest sigma of one degradation and none of \
-         the other; the conditioned network is run with that map set to each of {} levels from 0 to the \
-         maximum (the other map at 0, its true value). Restoration strength is read as the output's \
-         mean gradient (as `faig modulate` does): stronger denoising smooths, stronger deblurring \
-         sharpens.\n",
-        SWEEP_STEPS + 1
-    );
-    for sw in sweeps {
-        let _ = writeln!(
-            md,
-            "### {} (input sigma {}; HR crops' mean gradient {:.5})\n\n| map sigma | mean gradient | PSNR-Y (dB) |\n|---:|---:|---:|",
-            sw.degradation, sw.truth, sw.hr_gradient
-        );
-        for p in &sw.points {
-            let mark = if (p.level - sw.truth).abs() < 1e-9 { " (true)" } else { "" };
-            let _ = writeln!(md, "| {:.2}{mark} | {:.5} | {:.2} |", p.level, p.mean_gradient, p.psnr_y);
-        }
-        let steps = sw.points.len() - 1;
-        let k = sw.steps_expected();
-        let direction = if sw.expected < 0.0 { "falls" } else { "rises" };
-        let verdict = if k == steps { "monotone" } else { "not monotone" };
-        let _ = writeln!(
-            md,
-            "\nMean gradient {direction} with the map's level on {k} of {steps} steps: **{verdict}**; \
-             from the lowest level to the highest it changes by {:+.2}%. Best PSNR-Y at map sigma \
-             {:.2} (true {}). Curve: `controllability_{}.png`.\n",
-            sw.relative_change() * 100.0,
-            sw.best_level(),
-            sw.truth,
-            sw.degradation
-        );
-    }
-    write_atomic(&out.join("report.md"), |w| Ok(std::io::Write::write_all(w, md.as_bytes())?))
 }
 
 #[cfg(test)]
