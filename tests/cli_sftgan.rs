@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{bare_checkpoint, ddr, err, ok, train_gan_smoke};
+use common::cli::{bare_checkpoint, ddr, err, ok, train_gan_smoke, train_refused};
 use ddr_engine::data::{image_io, Image};
 use ddr_engine::infer::{super_resolve_with, Tiling};
 use ddr_engine::io::npy;
@@ -196,16 +196,7 @@ fn sftgan_trains_on_varying_degradations_and_runs_with_its_maps() {
     ]));
 
     // Refusals that name the fix.
-    let refused = |text: &str| {
-        err(ddr(&[
-            "train",
-            "--config",
-            &write("bad.toml", text),
-            "--out",
-            &s(&dir.path().join("bad")),
-            "--quiet",
-        ]))
-    };
+    let refused = |text: &str| train_refused(dir.path(), text);
     let e = refused(&cfg_text.replace("varying = { blur_max = 3.0, noise_max = 30.0, kernel = 13 }\n", ""));
     assert!(e.contains("set data.varying"), "{e}");
     let e = refused(&cfg_text.replace("cond_in = 2", "cond_in = 3"));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{ddr, err, ok, train_gan_smoke};
+use common::cli::{ddr, err, ok, train_gan_smoke, train_refused};
 use ddr_engine::data::loader::{Loader, LoaderConfig};
 use ddr_engine::data::pack::Pack;
 use ddr_engine::data::{image_io, Image};
@@ -150,16 +150,7 @@ fn user_maps_are_packed_trained_on_validated_with_and_read_by_sr() {
     assert_eq!(image_io::load(&out.join("p1.png")).unwrap().dimensions(), (W as u32, H as u32));
 
     // Refusals that name the fix.
-    let refused = |text: &str| {
-        err(ddr(&[
-            "train",
-            "--config",
-            &write("bad.toml", text),
-            "--out",
-            &s(&dir.path().join("bad")),
-            "--quiet",
-        ]))
-    };
+    let refused = |text: &str| train_refused(dir.path(), text);
     let e = refused(&cfg_text.replace("cond_in = 3", "cond_in = 2"));
     assert!(e.contains("holds 3 maps per photo") && e.contains("cond_in = 3"), "{e}");
     let e = refused(&cfg_text.replace(&format!("val_maps = \"{}\"\n", s(&maps)), ""));

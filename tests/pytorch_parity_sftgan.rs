@@ -6,7 +6,7 @@
 mod common;
 
 use common::devices;
-use common::torch_fixture::{assert_grads_match, max_abs, max_abs_diff, tensor};
+use common::torch_fixture::{assert_grads_match, load_weights, max_abs, max_abs_diff, tensor};
 use ddr_engine::nn::models::acd::AcdSpec;
 use ddr_engine::nn::models::sftgan::{SftGenerator, SftSpec};
 use ddr_engine::nn::{ParamBuilder, Pass, Want};
@@ -26,26 +26,11 @@ fn sft_generator_matches_pytorch() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sftgan/sft_small_io.safetensors");
     let bytes = std::fs::read(path).unwrap();
     let io = SafeTensors::deserialize(&bytes).unwrap();
-    let torch_keys: Vec<String> =
-        io.names().iter().filter_map(|n| n.strip_prefix("weight.")).map(str::to_string).collect();
     for dev in devices("sft_generator_matches_pytorch") {
         let mut pb = ParamBuilder::new();
         let mut net = SftGenerator::new(&mut pb, SPEC).unwrap();
         let mut p = pb.build(&dev, 0).unwrap();
-        // Same keys, in the reference's order, with the same shapes.
-        let names: Vec<String> = p.specs().iter().map(|s| s.name.clone()).collect();
-        let mut sorted_ours = names.clone();
-        sorted_ours.sort();
-        let mut sorted_torch = torch_keys.clone();
-        sorted_torch.sort();
-        assert_eq!(sorted_ours, sorted_torch, "key names");
-        let mut values = Vec::new();
-        for s in p.specs() {
-            let (v, shape) = tensor(&io, &format!("weight.{}", s.name));
-            assert_eq!(shape, s.shape, "{}", s.name);
-            values.extend(v);
-        }
-        p.load_values(&values).unwrap();
+        load_weights(&mut p, &io);
 
         let want = tensor(&io, "output").0;
         let y =
@@ -84,21 +69,9 @@ fn acd_discriminator_matches_pytorch() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sftgan/acd_small_io.safetensors");
     let bytes = std::fs::read(path).unwrap();
     let io = SafeTensors::deserialize(&bytes).unwrap();
-    let mut torch_keys: Vec<String> =
-        io.names().iter().filter_map(|n| n.strip_prefix("weight.")).map(str::to_string).collect();
-    torch_keys.sort();
     for dev in devices("acd_discriminator_matches_pytorch") {
         let (mut d, mut p) = AcdSpec { nf: 4, input: 32, classes: 8 }.build(&dev, 0).unwrap();
-        let mut ours: Vec<String> = p.specs().iter().map(|s| s.name.clone()).collect();
-        ours.sort();
-        assert_eq!(ours, torch_keys, "key names");
-        let mut values = Vec::new();
-        for s in p.specs() {
-            let (v, shape) = tensor(&io, &format!("weight.{}", s.name));
-            assert_eq!(shape, s.shape, "{}", s.name);
-            values.extend(v);
-        }
-        p.load_values(&values).unwrap();
+        load_weights(&mut p, &io);
 
         // Training mode (batch statistics), both heads.
         let (gan, cls) = d.forward_heads(&mut p, &input(&io, "input", &dev), Pass::TRAIN).unwrap();

@@ -106,3 +106,17 @@ pub fn train_gan_smoke(
     ]));
     run
 }
+
+/// The error of `train` on the configuration `text` (written to `dir/bad.toml`), which must fail.
+pub fn train_refused(dir: &std::path::Path, text: &str) -> String {
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, text).unwrap();
+    err(ddr(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+        "--quiet",
+    ]))
+}

@@ -39,3 +39,20 @@ pub fn assert_grads_match(what: &str, p: &Params, io: &SafeTensors) {
         );
     }
 }
+
+/// Loads the fixture's `weight.<name>` tensors into `p`, after checking that both sides have the
+/// same key names and every shape matches: a network laid out unlike the reference fails here.
+pub fn load_weights(p: &mut Params, io: &SafeTensors) {
+    let mut torch: Vec<&str> = io.names().iter().filter_map(|n| n.strip_prefix("weight.")).collect();
+    torch.sort();
+    let mut ours: Vec<&str> = p.specs().iter().map(|s| s.name.as_str()).collect();
+    ours.sort();
+    assert_eq!(ours, torch, "key names");
+    let mut values = Vec::new();
+    for s in p.specs() {
+        let (v, shape) = tensor(io, &format!("weight.{}", s.name));
+        assert_eq!(shape, s.shape, "{}", s.name);
+        values.extend(v);
+    }
+    p.load_values(&values).unwrap();
+}
