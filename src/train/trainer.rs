@@ -366,17 +366,16 @@ fn load_val(spec: &str, cfg: &TrainConfig) -> Result<Vec<ValImage>> {
                 hr = hr.crop(y0, x0, ch, cw)?;
             }
             let (lr, maps) = match &cfg.data.varying {
-                None if user_maps.is_some() => {
-                    let maps = user_maps.as_ref().map(|m| m.crop(y0, x0, hr.h, hr.w)).transpose()?;
-                    (degrade_rounded(&hr, &pipeline, &mut rng)?.0, maps)
-                }
                 Some(v) => {
                     let d = degrade_varying(&hr, scale, v, &mut Rng::derive(0, &[VAL_STREAM, i as u64]))?;
                     let mut lr = d.lr;
                     lr.quantize();
                     (lr, Some(Image::new(MAP_CHANNELS, hr.h, hr.w, d.maps)?))
                 }
-                None => (degrade_rounded(&hr, &pipeline, &mut rng)?.0, None),
+                None => {
+                    let maps = user_maps.map(|m| m.crop(y0, x0, hr.h, hr.w)).transpose()?;
+                    (degrade_rounded(&hr, &pipeline, &mut rng)?.0, maps)
+                }
             };
             ensure!(
                 lr.h * scale == hr.h && lr.w * scale == hr.w,
