@@ -62,6 +62,18 @@ extern "C" __global__ void __launch_bounds__(LOSS_THREADS)
     loss_pass(pred, target, grad, partial, n, [&](float p, float t, float& g) { return sq_err(p, t, k, g); });
 }
 
+// Huber loss with delta 1 (DQN's clipped error), d = p - t: value 0.5 d^2 where |d| < 1, else
+// |d| - 0.5, in double; gradient k * clamp(d, -1, 1) (NaN kept), k = weight / n.
+extern "C" __global__ void __launch_bounds__(LOSS_THREADS)
+    huber_mean_f32(const float* pred, const float* target, float k, float* grad, double* partial, u64 n) {
+    loss_pass(pred, target, grad, partial, n, [&](float p, float t, float& g) {
+        const float d = __fsub_rn(p, t);
+        g = __fmul_rn(k, d > 1.f ? 1.f : (d < -1.f ? -1.f : d));
+        const double a = fabs((double)d);
+        return a < 1.0 ? __dmul_rn(__dmul_rn(0.5, (double)d), (double)d) : __dsub_rn(a, 0.5);
+    });
+}
+
 // Binary cross-entropy on logits x against labels t, the stable form in double:
 // max(x, 0) - x t + log1p(exp(-|x|)); gradient k * (sigmoid(x) - t) in f32, k = weight / n.
 extern "C" __global__ void __launch_bounds__(LOSS_THREADS)

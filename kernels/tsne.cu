@@ -11,39 +11,13 @@
 // its CPU reference bit for bit (sqdist, joint_p, grad, update), arithmetic goes through the
 // _rn intrinsics so that nvcc cannot contract a multiply and an add into an FMA.
 #include "common.cuh"
+#include "fastmath.cuh"
 
 #define TSNE_EPS 2.220446049250313e-16   // np.finfo(np.double).eps
 #define TSNE_TOL 9.99999974737875e-06    // scikit-learn's C float 1e-5, as a double
 #define TSNE_ZERO_SUM 9.99999993922529e-09 // scikit-learn's C float 1e-8, as a double
 #define TSNE_STEPS 100
 #define WARPS_PER_BLOCK 8
-
-// e^x for x <= 0; the formula of src/probe/fastmath.rs::exp_neg, operation for operation (the
-// CPU builds the power-of-two factors in the double domain, here with integers: the same
-// exact values).
-__device__ double tsne_exp_neg(double x) {
-    const double LN2_HI = __longlong_as_double(0x3fe62e42fee00000LL);
-    const double LN2_LO = __longlong_as_double(0x3dea39ef35793c76LL);
-    const double LOG2E = 1.4426950408889634;
-    const double ROUNDER = 6755399441055744.0;
-    x = fmax(x, -746.0);
-    double t = __dadd_rn(__dmul_rn(x, LOG2E), ROUNDER);
-    double k = __dsub_rn(t, ROUNDER);
-    long long ki = __double_as_longlong(t) - __double_as_longlong(ROUNDER);
-    double r = __dsub_rn(__dsub_rn(x, __dmul_rn(k, LN2_HI)), __dmul_rn(k, LN2_LO));
-    const double c[14] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
-                          1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
-                          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
-    double p = c[0];
-    #pragma unroll
-    for (int q = 1; q < 14; q++) p = __dadd_rn(__dmul_rn(p, r), c[q]);
-    long long k1 = ki >> 1;
-    long long k2 = ki - k1;
-    double s1 = __longlong_as_double((k1 + 1023) << 52);
-    double s2 = __longlong_as_double((k2 + 1023) << 52);
-    double y = __dmul_rn(__dmul_rn(p, s1), s2);
-    return x <= -745.5 ? 0.0 : y;
-}
 
 // Sum of v over the 32 lanes of a warp in a fixed tree order; every lane gets lane 0's total.
 __device__ double warp_sum(double v) {
@@ -94,7 +68,7 @@ extern "C" __global__ void tsne_perplexity_f32(const float* dist, float* pcond, 
         for (u64 j = lane; j < n; j += 32) {
             if (j == i) continue;
             double dj = (double)row[j];
-            double e = tsne_exp_neg(-dj * beta);
+            double e = exp_neg(-dj * beta);
             s += e;
             sd += dj * e;
         }
@@ -117,7 +91,7 @@ extern "C" __global__ void tsne_perplexity_f32(const float* dist, float* pcond, 
     double total = 0.0;
     for (u64 j = lane; j < n; j += 32) {
         float p = j == i ? 0.f
-                         : (float)__ddiv_rn(tsne_exp_neg(-(double)row[j] * used_beta), used_sum);
+                         : (float)__ddiv_rn(exp_neg(-(double)row[j] * used_beta), used_sum);
         pcond[i * n + j] = p;
         total += (double)p;
     }

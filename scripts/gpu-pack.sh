@@ -17,8 +17,8 @@ export NVCC DDR_REQUIRE_PTX=1 DDR_REQUIRE_EMU=1
 # Tests that need no file at a path baked in at build time (CARGO_MANIFEST_DIR, the binary's
 # path): the kernel parity tests and the op, network and training tests.
 tests=(gpu_parity_batchnorm gpu_parity_conv2d gpu_parity_elementwise gpu_parity_linear gpu_parity_loss
-    gpu_parity_optim gpu_parity_pixel_shuffle gpu_parity_pool2d gpu_parity_tsne gpu_parity_upsample
-    ops_layers ops_elementwise nn_compose train_learns device_emulated)
+    gpu_parity_lstm gpu_parity_optim gpu_parity_pixel_shuffle gpu_parity_pool2d gpu_parity_tsne
+    gpu_parity_upsample ops_layers ops_elementwise ops_lstm nn_compose train_learns device_emulated)
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 exe() { grep -o '"executable":"[^"]*"' | sed 's/"executable":"\(.*\)"/\1/'; }

@@ -23,6 +23,8 @@ plants=(
     "kernels/upsample.cu|__fsub_rn\\(src, \\(float\\)i0\\)|__fsub_rn(src, (float)i0 + 0.5f)|wrong arithmetic: bilinear weight off by half a pixel|gpu_parity_upsample"
     "kernels/tsne.cu|for \\(int off = 16; off > 0; off >>= 1\\)|for (int off = 8; off > 0; off >>= 1)|wrong warp reduction: half the lanes dropped|gpu_parity_tsne"
     "kernels/gemm_core.cuh|load_matrix_sync\\(fa, &As\\[ks\\]\\[wm \\* 16\\], LDA\\)|load_matrix_sync(fa, &As[ks][wm * 16 + 1], LDA)|wrong index: tensor-core A fragment shifted by one row|gpu_parity_linear"
+    "kernels/loss.cu|d > 1.f \\? 1.f : \\(d < -1.f \\? -1.f : d\\)|d|wrong arithmetic: Huber's gradient not clamped to [-1, 1]|gpu_parity_loss"
+    "kernels/lstm.cu|sigmoid_f32\\(x\\[0\\]\\), sigmoid_f32\\(x\\[hidden\\]\\)|sigmoid_f32(x[hidden]), sigmoid_f32(x[0])|wrong index: LSTM input and forget gates swapped|gpu_parity_lstm"
 )
 
 missed=0

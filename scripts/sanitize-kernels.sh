@@ -14,7 +14,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sanitizers=("$@")
 [ ${#sanitizers[@]} -gt 0 ] || sanitizers=(address thread)
 tests=(gpu_parity_elementwise gpu_parity_pixel_shuffle gpu_parity_pool2d gpu_parity_upsample gpu_parity_optim
-    gpu_parity_loss gpu_parity_batchnorm gpu_parity_linear gpu_parity_conv2d gpu_parity_tsne device_emulated)
+    gpu_parity_loss gpu_parity_lstm gpu_parity_batchnorm gpu_parity_linear gpu_parity_conv2d gpu_parity_tsne
+    device_emulated)
 for san in "${sanitizers[@]}"; do
     case $san in
     address) lib=$(g++ -print-file-name=libasan.so) opts="ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1" ;;

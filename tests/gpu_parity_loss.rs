@@ -3,7 +3,7 @@
 //! sums), gradients poisoned before the launch.
 //!
 //! Tolerances: the value is summed in double on both sides in different orders: 1e-12 relative.
-//! Gradients: l1, mse and sse use the CPU's exact f32 operations: bit-identical. bce's is
+//! Gradients: l1, mse, sse and huber use the CPU's exact f32 operations: bit-identical. bce's is
 //! k (sigmoid(x) - t) with CUDA's expf, whose last bits may differ from the host libm's; the
 //! subtraction can cancel, so the error is bounded by a few ulps of sigmoid (< 1) times k, not
 //! by the result: 1e-6 relative plus 1e-6 k absolute. Two runs of a kernel give the same value
@@ -19,10 +19,11 @@ use ddr_engine::Rng;
 type CpuLoss = fn(&[f32], &[f32], f32, &mut [f32]) -> f64;
 type GpuLoss = fn(&CudaDevice, &DevView, &DevView, f32, &mut DevViewMut) -> ddr_engine::Result<f64>;
 
-const LOSSES: [(&str, CpuLoss, GpuLoss, bool); 4] = [
+const LOSSES: [(&str, CpuLoss, GpuLoss, bool); 5] = [
     ("l1_mean", cpu::l1_mean_f32, cuda::l1_mean_f32, true),
     ("mse_mean", cpu::mse_mean_f32, cuda::mse_mean_f32, true),
     ("sse_sum", cpu::sse_sum_f32, cuda::sse_sum_f32, true),
+    ("huber_mean", cpu::huber_mean_f32, cuda::huber_mean_f32, true),
     ("bce_logits_mean", cpu::bce_logits_mean_f32, cuda::bce_logits_mean_f32, false),
 ];
 
@@ -33,8 +34,13 @@ fn loss_kernels_match_cpu_reference_and_repeat_exactly() {
         let weight = 0.7f32;
         for n in [1, 255, 257, 100_003, (1 << 20) + 7] {
             let mut p = uniform(&mut rng, n, -3.0, 3.0);
-            let t = uniform(&mut rng, n, 0.0, 1.0);
+            let mut t = uniform(&mut rng, n, 0.0, 1.0);
             p[0] = t[0]; // an exact zero difference (l1's gradient is 0 there)
+            if n > 2 {
+                // Differences of exactly +1 and -1, where Huber turns from quadratic to linear
+                // (elsewhere p - t spans [-4, 3]: both sides).
+                (p[1], t[1], p[2], t[2]) = (1.5, 0.5, -0.75, 0.25);
+            }
             let (gp, gt) = (dev.upload(&p).unwrap(), dev.upload(&t).unwrap());
             for (name, cpu_fn, gpu_fn, exact) in LOSSES {
                 let mut want_g = vec![0f32; n];

@@ -333,29 +333,51 @@ fn losses_match_definitions_and_finite_differences() {
         let mut rng = Rng::new(38);
         let s = [2, 3, 5, 4];
         let n = 120;
-        // Keep |p - t| away from 0 so L1's kink is never crossed by the +-h perturbation.
-        let tg = uniform(&mut rng, n, 0.0, 1.0);
-        let p: Vec<f32> = tg
+        // Keep |p - t| away from 0 so L1's kink is never crossed by the +-h perturbation, and put
+        // it on both sides of 1, where Huber turns linear: in [0.2, 0.8] or [1.2, 2.4] with either
+        // sign, and exactly 1 and -1 at elements 0 and 1 (Huber is smooth enough there for a
+        // central difference: 1 - h/4 against the slope 1).
+        let mut tg = uniform(&mut rng, n, 0.0, 1.0);
+        let mut p: Vec<f32> = tg
             .iter()
-            .map(|&v| v + if rng.uniform() < 0.5 { -0.2 } else { 0.2 } * (1.0 + rng.uniform_f32()))
+            .enumerate()
+            .map(|(i, &v)| {
+                let sign = if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
+                let (lo, hi) = if i % 2 == 0 { (0.2, 0.8) } else { (1.2, 2.4) };
+                v + sign * (lo + (hi - lo) * rng.uniform_f32())
+            })
             .collect();
+        (p[0], tg[0], p[1], tg[1]) = (1.5, 0.5, -0.75, 0.25);
         let w = 0.7f32;
         type LossFn = fn(&Tensor, &Tensor, f32) -> ddr_engine::Result<(f64, Tensor)>;
-        type Definition = fn(f64, f64) -> f64;
-        let cases: [(&str, LossFn, Definition, f64); 3] = [
-            ("l1", ops::loss::l1_mean, |p, t| (p - t).abs(), 1.0 / n as f64),
-            ("mse", ops::loss::mse_mean, |p, t| (p - t).powi(2), 1.0 / n as f64),
-            ("sse", ops::loss::sse_sum, |p, t| (p - t).powi(2), 1.0),
+        // Of d = p - t, rounded to f32 as the ops round it.
+        type Definition = fn(f64) -> f64;
+        let huber: Definition = |d| if d.abs() < 1.0 { 0.5 * d * d } else { d.abs() - 0.5 };
+        let cases: [(&str, LossFn, Definition, f64); 4] = [
+            ("l1", ops::loss::l1_mean, |d| d.abs(), 1.0 / n as f64),
+            ("mse", ops::loss::mse_mean, |d| d * d, 1.0 / n as f64),
+            ("sse", ops::loss::sse_sum, |d| d * d, 1.0),
+            ("huber", ops::loss::huber_mean, huber, 1.0 / n as f64),
         ];
         for (name, f, def, norm) in cases {
             let (v, g) = f(&t(&dev, &p, &s), &t(&dev, &tg, &s), w).unwrap();
             let want: f64 =
-                p.iter().zip(&tg).map(|(&a, &b)| def(a as f64, b as f64)).sum::<f64>() * norm * w as f64;
+                p.iter().zip(&tg).map(|(&a, &b)| def((a - b) as f64)).sum::<f64>() * norm * w as f64;
             assert!((v - want).abs() <= 1e-9 * want.abs().max(1.0), "{name} on {dev}: {v} vs {want}");
             check(&format!("{name} on {dev}"), &p, &host(&g), n, |pp| {
                 f(&t(&dev, pp, &s), &t(&dev, &tg, &s), w).unwrap().0
             });
         }
+        // Huber's gradient against its definition too: at this scale (w / n per element) the
+        // finite differences cannot tell the clamped slope from the unclamped one for |d| just
+        // above 1.
+        let (_, g) = ops::loss::huber_mean(&t(&dev, &p, &s), &t(&dev, &tg, &s), w).unwrap();
+        let want: Vec<f64> = p
+            .iter()
+            .zip(&tg)
+            .map(|(&a, &b)| ((a - b) as f64).clamp(-1.0, 1.0) * w as f64 / n as f64)
+            .collect();
+        close(&format!("huber gradient on {dev}"), &host(&g), &want, 1e-6);
         // BCE with logits, at labels 1, 0 and a smoothed 0.9.
         let x = uniform(&mut rng, 16, -6.0, 6.0);
         for label in [1.0f32, 0.0, 0.9] {

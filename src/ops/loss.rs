@@ -36,6 +36,11 @@ loss_op!(
     sse_sum, cpu::sse_sum_f32, cuda::sse_sum_f32
 );
 loss_op!(
+    /// Huber loss with delta 1, mean over elements (PyTorch's HuberLoss / SmoothL1Loss at their
+    /// default delta or beta of 1; DQN's clipped error): gradient clamp(pred - target, -1, 1) / N.
+    huber_mean, cpu::huber_mean_f32, cuda::huber_mean_f32
+);
+loss_op!(
     /// Binary cross-entropy on logits against per-element labels (PyTorch's BCEWithLogitsLoss).
     bce_logits_mean, cpu::bce_logits_mean_f32, cuda::bce_logits_mean_f32
 );

@@ -6,6 +6,7 @@ pub mod conv2d;
 pub mod elementwise;
 pub mod linear;
 pub mod loss;
+pub mod lstm;
 pub mod optim;
 pub mod pixel_shuffle;
 pub mod pool2d;

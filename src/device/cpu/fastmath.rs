@@ -1,9 +1,10 @@
 //! `exp` and `ln` in plain IEEE f64 arithmetic, branch-free so that loops over arrays
 //! vectorise, and without fused multiply-adds so that every x86-64 CPU (SSE2 or AVX2 code path)
-//! and the CUDA kernels (which use the same formulas) round identically.
+//! and the CUDA kernels (which use the same formulas, `kernels/fastmath.cuh`) round identically;
+//! and the f32 sigmoid and tanh built on that `exp` in f64.
 //!
 //! Accuracy: within 2 ulp of the correctly rounded result over the ranges t-SNE uses (checked
-//! against the platform's libm in the tests).
+//! against the platform's libm in the tests); the sigmoid and tanh within 1 f32 ulp.
 
 /// ln 2 with its low 32 bits zero (so k * LN2_HI is exact), and the rest (fdlibm's split).
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
@@ -73,6 +74,48 @@ pub fn exp_neg(x: f64) -> f64 {
         y
     }
 }
+
+/// The logistic function 1 / (1 + e^-x) in f64 on e^-|x| (so the exponential never
+/// overflows), rounded once to f32; NaN stays NaN. `sigmoid_f32` of `kernels/fastmath.cuh`
+/// rounds identically.
+#[inline]
+pub fn sigmoid_f32(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    let x = x as f64;
+    let e = exp_neg(-x.abs());
+    let s = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    s as f32
+}
+
+/// tanh in f64, rounded once to f32; NaN stays NaN, the sign of zero is kept. Near zero,
+/// x (1 - x^2 / 3), whose next term is below 2^-48 relative there; elsewhere
+/// (1 - e^-2|x|) / (1 + e^-2|x|), whose cancellation costs at most 2^-41 relative at
+/// |x| = 2^-12. `tanh_f32` of `kernels/fastmath.cuh` rounds identically.
+#[inline]
+pub fn tanh_f32(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    let x = x as f64;
+    let a = x.abs();
+    let t = if a < TANH_SERIES_BELOW {
+        x * (1.0 - x * x / 3.0)
+    } else {
+        let e = exp_neg(-2.0 * a);
+        let t = (1.0 - e) / (1.0 + e);
+        if x < 0.0 {
+            -t
+        } else {
+            t
+        }
+    };
+    t as f32
+}
+
+/// 2^-12: below it [`tanh_f32`] uses its series.
+const TANH_SERIES_BELOW: f64 = 1.0 / 4096.0;
 
 /// [`exp_neg`] on four lanes with AVX2 intrinsics: the same operations in the same order, so
 /// each lane rounds exactly as the scalar function.
@@ -235,6 +278,36 @@ mod tests {
                 assert_eq!(out[l].to_bits(), ln_ge1(x[l]).to_bits(), "ln({})", x[l]);
             }
         }
+    }
+
+    /// Distance in f32 units in the last place (both finite, same sign or zero).
+    fn ulps_f32(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_are_within_one_f32_ulp_of_libm() {
+        let mut rng = Rng::new(6);
+        for i in 0..200_000 {
+            let x = match i % 4 {
+                0 => (rng.uniform() as f32 - 0.5) * 20.0,
+                1 => (rng.uniform() as f32 - 0.5) * 200.0,
+                2 => (rng.uniform() as f32 - 0.5) * 2e-3,
+                _ => (rng.uniform() as f32 - 0.5) * 1e-8,
+            };
+            let xd = x as f64;
+            let sig = (1.0 / (1.0 + (-xd).exp())) as f32;
+            assert!(ulps_f32(sigmoid_f32(x), sig) <= 1, "sigmoid({x}) = {} vs {sig}", sigmoid_f32(x));
+            let th = xd.tanh() as f32;
+            assert!(ulps_f32(tanh_f32(x), th) <= 1, "tanh({x}) = {} vs {th}", tanh_f32(x));
+        }
+        assert_eq!(sigmoid_f32(0.0), 0.5);
+        assert_eq!(sigmoid_f32(f32::INFINITY), 1.0);
+        assert_eq!(sigmoid_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(tanh_f32(f32::INFINITY), 1.0);
+        assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
+        assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert!(sigmoid_f32(f32::NAN).is_nan() && tanh_f32(f32::NAN).is_nan());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) mod fastmath;
 pub mod gemm;
 pub mod linear;
 pub mod loss;
+pub mod lstm;
 pub mod optim;
 pub mod pixel_shuffle;
 pub mod pool2d;

@@ -48,11 +48,24 @@ fn sum_with_grad(
     Ok(f64::from_bits(u64::from(v[0].to_bits()) | (u64::from(v[1].to_bits()) << 32)))
 }
 
+/// `weight` times the mean of loss kernel `name`'s per-element values; `k` is the gradient's
+/// constant factor (see kernels/loss.cu).
+fn mean_with_grad(
+    d: &CudaDevice,
+    name: &'static str,
+    p: &DevView,
+    t: &DevView,
+    weight: f32,
+    k: f32,
+    g: &mut DevViewMut,
+) -> Result<f64> {
+    let s = sum_with_grad(d, name, p, t, k, g)?;
+    Ok(weight as f64 * s / p.len() as f64)
+}
+
 /// Mean absolute error. d/dp = sign(p - t) * weight / N (0 where p == t).
 pub fn l1_mean_f32(d: &CudaDevice, p: &DevView, t: &DevView, weight: f32, g: &mut DevViewMut) -> Result<f64> {
-    let k = weight / p.len() as f32;
-    let s = sum_with_grad(d, "l1_mean_f32", p, t, k, g)?;
-    Ok(weight as f64 * s / p.len() as f64)
+    mean_with_grad(d, "l1_mean_f32", p, t, weight, weight / p.len() as f32, g)
 }
 
 /// Mean squared error. d/dp = 2 (p - t) * weight / N.
@@ -63,15 +76,24 @@ pub fn mse_mean_f32(
     weight: f32,
     g: &mut DevViewMut,
 ) -> Result<f64> {
-    let k = 2.0 * weight / p.len() as f32;
-    let s = sum_with_grad(d, "mse_mean_f32", p, t, k, g)?;
-    Ok(weight as f64 * s / p.len() as f64)
+    mean_with_grad(d, "mse_mean_f32", p, t, weight, 2.0 * weight / p.len() as f32, g)
 }
 
 /// Sum of squared errors (FAIG's loss). d/dp = 2 (p - t) * weight.
 pub fn sse_sum_f32(d: &CudaDevice, p: &DevView, t: &DevView, weight: f32, g: &mut DevViewMut) -> Result<f64> {
     let k = 2.0 * weight;
     Ok(weight as f64 * sum_with_grad(d, "sse_sum_f32", p, t, k, g)?)
+}
+
+/// Huber loss with delta 1, mean over elements. d/dp = clamp(p - t, -1, 1) * weight / N.
+pub fn huber_mean_f32(
+    d: &CudaDevice,
+    p: &DevView,
+    t: &DevView,
+    weight: f32,
+    g: &mut DevViewMut,
+) -> Result<f64> {
+    mean_with_grad(d, "huber_mean_f32", p, t, weight, weight / p.len() as f32, g)
 }
 
 /// Binary cross-entropy on logits, mean over elements. d/dx = (sigmoid(x) - t) * weight / N.
@@ -82,7 +104,5 @@ pub fn bce_logits_mean_f32(
     weight: f32,
     g: &mut DevViewMut,
 ) -> Result<f64> {
-    let k = weight / x.len() as f32;
-    let s = sum_with_grad(d, "bce_logits_mean_f32", x, t, k, g)?;
-    Ok(weight as f64 * s / x.len() as f64)
+    mean_with_grad(d, "bce_logits_mean_f32", x, t, weight, weight / x.len() as f32, g)
 }
