@@ -353,7 +353,8 @@ impl Loader {
             );
         }
         let mut pipeline = cfg.degradations.clone();
-        if !pipeline.steps.iter().any(|s| s.op.factor().is_some()) {
+        // Scale 1 (restoration at the input's size) has no resize to add.
+        if cfg.scale > 1 && !pipeline.steps.iter().any(|s| s.op.factor().is_some()) {
             let spec = format!("bicubic:1/{}", cfg.scale);
             let mut steps = spec.parse::<Pipeline>()?.steps;
             steps.extend(pipeline.steps);

@@ -3,7 +3,7 @@
 
 use super::plan::{probe_settings, train_config, Inputs, Scale, NETWORKS};
 use super::report::{self, NetResult};
-use super::runs::{data_sources, final_validation, train_or_reuse, RunSpec};
+use super::runs::{data_sources, final_validation};
 use super::sharpness;
 use crate::data::testset::load_photos;
 use crate::device::Device;
@@ -12,6 +12,7 @@ use crate::probe::report::Subject;
 use crate::probe::run::{content_scores, ContentScores, ProbeResult};
 use crate::probe::study::{probe_network, ReportTo};
 use crate::train::run::logged_seconds;
+use crate::train::{train_or_reuse, RunSpec};
 use crate::Result;
 use anyhow::{bail, ensure, Context};
 use std::path::PathBuf;
@@ -74,8 +75,9 @@ pub fn ddr(dev: &Device, a: &DdrOptions) -> Result<PathBuf> {
     let mut references = None;
     for net in &NETWORKS {
         let cfg = train_config(net, a.scale, &a.out, &inputs);
-        let spec = RunSpec { name: net.name, title: net.title, study: "reproduce ddr" };
-        let trained = train_or_reuse(&spec, a.scale, &a.out, &cfg, dev, a.quiet)?;
+        let note = format!("{:?} scale", a.scale);
+        let spec = RunSpec { name: net.name, title: net.title, study: "reproduce ddr", note: &note };
+        let trained = train_or_reuse(&spec, &a.out, &cfg, dev, a.quiet)?;
         let run_dir = a.out.join("runs").join(net.name);
         let val_psnr = final_validation(&run_dir);
         eprintln!("{}: probing", net.title);

@@ -6,7 +6,7 @@
 //! degraded crops, to measure how its restoration strength follows the condition.
 
 use super::plan::Scale;
-use super::runs::{data_sources, train_or_reuse, RunSpec};
+use super::runs::data_sources;
 use super::sft_report::{write_report, RunsInfo, TrainedRun};
 use crate::data::degrade_map::{degrade_with, Ramp, VaryingDegradation, MAP_CHANNELS};
 use crate::data::image_io::save_png;
@@ -21,7 +21,7 @@ use crate::nn::models::{Arch, SrNet};
 use crate::nn::Params;
 use crate::train::config::{DataConfig, OptimConfig, PixelLoss, RunConfig};
 use crate::train::schedule::Schedule;
-use crate::train::TrainConfig;
+use crate::train::{train_or_reuse, RunSpec, TrainConfig};
 use crate::{Result, Rng};
 use anyhow::Context;
 use image::RgbImage;
@@ -403,8 +403,10 @@ pub fn sft(dev: &Device, a: &SftOptions) -> Result<PathBuf> {
     let mut trained = Vec::new();
     for subject in Subject::ALL {
         let cfg = train_config(subject, a.scale, &train_pack, &heldout)?;
-        let spec = RunSpec { name: subject.name(), title: subject.title(), study: "reproduce sft" };
-        let seconds = train_or_reuse(&spec, a.scale, &a.out, &cfg, dev, a.quiet)?;
+        let note = format!("{:?} scale", a.scale);
+        let spec =
+            RunSpec { name: subject.name(), title: subject.title(), study: "reproduce sft", note: &note };
+        let seconds = train_or_reuse(&spec, &a.out, &cfg, dev, a.quiet)?;
         trained.push(TrainedRun { subject, arch: cfg.model, seconds });
     }
     eprintln!("scoring {} held-out crops", crops.len());

@@ -4,10 +4,12 @@
 pub mod config;
 pub mod curves;
 pub mod gan;
+pub mod reuse;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
 
 pub use config::TrainConfig;
+pub use reuse::{train_or_reuse, RunSpec};
 pub use run::{train, RunDir, Summary, TrainOptions};
 pub use trainer::Trainer;
