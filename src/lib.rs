@@ -3,7 +3,8 @@
 //! The pipeline reads top to bottom: `data` turns photos into packs and degraded test sets,
 //! `ops` and `nn` compute (on the CPU or a CUDA GPU, see `device`), `train` fits networks,
 //! `probe` finds deep degradation representations (PCA, t-SNE, cluster metrics), and `faig`
-//! attributes restoration abilities to filters.
+//! attributes restoration abilities to filters; `restore` trains RL-Restore's toolbox of small
+//! restoration CNNs and the agent that chains them.
 
 pub mod cli;
 pub mod data;
@@ -18,6 +19,7 @@ pub mod ops;
 pub mod probe;
 pub mod reduce;
 pub mod reproduce;
+pub mod restore;
 pub mod rng;
 pub mod tensor;
 pub mod train;

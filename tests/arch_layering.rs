@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["metrics", "reduce"],
     &["infer"],
     &["train", "probe", "faig"],
-    &["reproduce"],
+    &["reproduce", "restore"],
     &["cli"],
 ];
 

@@ -5,6 +5,7 @@ mod faig;
 mod info;
 mod probe;
 mod reproduce;
+mod restore;
 mod sr;
 mod train;
 mod tsne;
@@ -66,6 +67,8 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// A paper end to end: train its networks, probe them, report next to its numbers.
     Reproduce(reproduce::ReproduceArgs),
+    /// RL-Restore: train a toolbox of restoration CNNs and an agent that chains them; restore.
+    Restore(restore::RestoreArgs),
     /// Exact t-SNE of any .npy matrix (scikit-learn's method, fast and deterministic).
     Tsne(tsne::TsneArgs),
     /// Filter attribution by integrated gradients: scores, masking, modulation.
@@ -82,6 +85,7 @@ pub fn run() -> ExitCode {
         Command::Sr(a) => sr::run(&cli.global, &a),
         Command::Probe(a) => probe::run(&cli.global, &a),
         Command::Reproduce(a) => reproduce::run(&cli.global, &a),
+        Command::Restore(a) => restore::run(&cli.global, a),
         Command::Tsne(a) => tsne::run(&cli.global, &a),
         Command::Faig(a) => faig::run(&cli.global, &a),
         Command::Info(a) => info::run(&cli.global, &a),

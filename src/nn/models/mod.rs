@@ -1,6 +1,6 @@
 //! The super-resolution networks: MSRResNet (the DDR paper's and FAIG's SRResNet, with or without
 //! the global residual), FAIG's SRCNN-style network, and SFT-GAN's generator (conditioned on
-//! per-pixel maps).
+//! per-pixel maps), and RL-Restore's tools (restoration at the input's size).
 //!
 //! An [`Arch`] is stored in every checkpoint, so `sr`, `probe` and `faig` rebuild the network a
 //! checkpoint was trained as without being told.
@@ -8,6 +8,8 @@
 pub mod acd;
 pub mod discriminator;
 pub mod msrresnet;
+pub mod restore_agent;
+pub mod restore_tool;
 pub mod sftgan;
 pub mod srcnn;
 pub mod vgg19;
@@ -31,10 +33,14 @@ pub enum Arch {
     /// SFT-GAN's x4 generator: `nf` features, `nb` SFT residual blocks, conditioned on
     /// `cond_in` maps `cond_down` times the input's size (see [`sftgan`]).
     Sftgan { nf: usize, nb: usize, cond_in: usize, cond_mid: usize, cond_nf: usize, cond_down: usize },
+    /// One of RL-Restore's tools: a residual restoration CNN at scale 1, small (3 layers) or
+    /// large (8 layers; see [`restore_tool`]).
+    RestoreTool { large: bool },
 }
 
 /// `msrresnet,nf=64,nb=16,scale=4,gr=true`, `srcnn_style,scale=2` or
-/// `sftgan,nf=64,nb=16,cond=8,cond_down=4` (also `cond_mid=128`, `cond_nf=32`).
+/// `sftgan,nf=64,nb=16,cond=8,cond_down=4` (also `cond_mid=128`, `cond_nf=32`) or
+/// `restore_tool,size=small|large`.
 impl std::str::FromStr for Arch {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -69,8 +75,17 @@ impl std::str::FromStr for Arch {
                     cond_down: num("cond_down", r.cond_down)?,
                 }
             }
+            "restore_tool" => Arch::RestoreTool {
+                large: match kv.get("size").copied().unwrap_or("small") {
+                    "small" => false,
+                    "large" => true,
+                    v => return Err(format!("size={v}: a restore tool is small or large")),
+                },
+            },
             other => {
-                return Err(format!("unknown architecture '{other}' (msrresnet, srcnn_style or sftgan)"))
+                return Err(format!(
+                    "unknown architecture '{other}' (msrresnet, srcnn_style, sftgan or restore_tool)"
+                ))
             }
         };
         arch.validate().map_err(|e| e.to_string())?;
@@ -89,6 +104,7 @@ impl Arch {
         match self {
             Arch::Msrresnet { scale, .. } | Arch::SrcnnStyle { scale } => *scale,
             Arch::Sftgan { .. } => sftgan::SftSpec::SCALE,
+            Arch::RestoreTool { .. } => 1,
         }
     }
 
@@ -113,6 +129,7 @@ impl Arch {
                 }
             }
             Arch::Sftgan { .. } => self.sft_spec().expect("an sftgan arch").validate()?,
+            Arch::RestoreTool { .. } => {}
         }
         Ok(())
     }
@@ -129,6 +146,9 @@ impl Arch {
             Arch::SrcnnStyle { scale } => format!("srcnn_style x{scale}"),
             Arch::Sftgan { nf, nb, cond_in, cond_down, .. } => {
                 format!("sftgan nf {nf} nb {nb} x4, {cond_in} condition maps at x{cond_down}")
+            }
+            Arch::RestoreTool { large } => {
+                format!("restore tool, {}", if *large { "large (8 layers)" } else { "small (3 layers)" })
             }
         }
     }
@@ -161,6 +181,9 @@ impl Arch {
             Arch::Sftgan { .. } => {
                 let spec = self.sft_spec().expect("an sftgan arch");
                 Box::new(sftgan::SftGenerator::new(&mut pb, spec)?)
+            }
+            Arch::RestoreTool { large } => {
+                Box::new(restore_tool::RestoreTool::new(&mut pb, large, self.clone()))
             }
         };
         Ok((net, pb))
